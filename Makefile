@@ -1,0 +1,30 @@
+# The two commands of the README, and the steps they share. Every target
+# installs what it needs itself (lab/setup.sh is idempotent and cached).
+
+CARGO ?= cargo
+RELEASE := target/release
+
+.PHONY: demo test setup build agent clean-lab
+
+## demo: boot two lab VMs and roll the `simple` scheduler out to them
+demo: build
+	$(RELEASE)/schedfleet lab up --hosts 2
+	$(RELEASE)/schedfleet apply --repo examples/quickstart --yes
+
+## test: every test: unit, integration, and the lab tests on real VMs
+test: setup
+	SCHEDFLEET_AGENT="$$(agent/build-static.sh)" $(CARGO) test --workspace --locked
+
+setup:
+	bash lab/setup.sh
+
+## build: the CLI with the static agent installed beside it
+build: setup agent
+	$(CARGO) build --release --locked -p schedfleet
+	install -m 0755 "$$(agent/build-static.sh)" $(RELEASE)/schedfleet-agent
+
+agent: setup
+	agent/build-static.sh >/dev/null
+
+clean-lab:
+	-$(RELEASE)/schedfleet lab down

@@ -1,0 +1,172 @@
+//! The agent's command line. Deliberately tiny (lexopt, no clap): the agent
+//! is pushed to every host, so its size matters, and its callers are the
+//! controller and people debugging a host, not scripts.
+
+use std::collections::BTreeMap;
+use std::ffi::OsString;
+
+use lexopt::prelude::*;
+use schedfleet_proto::{is_sha256_hex, ErrorKind};
+
+use crate::error::{Failure, Result};
+
+pub const USAGE: &str = "usage:
+  schedfleet-agent facts
+  schedfleet-agent status
+  schedfleet-agent activate OBJECT --sha256 HEX [--param NAME=VALUE]... [--commit ID] [--replace]
+  schedfleet-agent deactivate
+  schedfleet-agent store has HEX...
+  schedfleet-agent store put HEX        (the artifact's bytes on stdin)
+  schedfleet-agent --version";
+
+#[derive(Debug, PartialEq)]
+pub enum Command {
+    Version,
+    Facts,
+    Status,
+    Activate(ActivateArgs),
+    Deactivate,
+    StoreHas(Vec<String>),
+    StorePut(String),
+}
+
+#[derive(Debug, PartialEq)]
+pub struct ActivateArgs {
+    pub object: String,
+    pub sha256: String,
+    pub params: BTreeMap<String, String>,
+    pub commit: Option<String>,
+    /// Replace a scheduler this agent loaded earlier; without it an active
+    /// scheduler is an error.
+    pub replace: bool,
+}
+
+fn usage(msg: impl std::fmt::Display) -> Failure {
+    Failure::new(ErrorKind::Usage, format!("{msg}\n{USAGE}"))
+}
+
+fn lex(err: lexopt::Error) -> Failure {
+    usage(err)
+}
+
+fn digest(value: OsString) -> Result<String> {
+    let s = value.string().map_err(lex)?;
+    if is_sha256_hex(&s) {
+        Ok(s)
+    } else {
+        Err(usage(format_args!("`{s}` is not a lower-case hex sha256 digest")))
+    }
+}
+
+pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Command> {
+    let mut parser = lexopt::Parser::from_iter(args);
+    let verb = match parser.next().map_err(lex)? {
+        Some(Long("version")) => return Ok(Command::Version),
+        Some(Value(v)) => v.string().map_err(lex)?,
+        Some(other) => return Err(usage(other.unexpected())),
+        None => return Err(usage("missing command")),
+    };
+    let command = match verb.as_str() {
+        "facts" => Command::Facts,
+        "status" => Command::Status,
+        "deactivate" => Command::Deactivate,
+        "activate" => return parse_activate(parser),
+        "store" => return parse_store(parser),
+        other => return Err(usage(format_args!("unknown command `{other}`"))),
+    };
+    if let Some(extra) = parser.next().map_err(lex)? {
+        return Err(usage(extra.unexpected()));
+    }
+    Ok(command)
+}
+
+fn parse_activate(mut parser: lexopt::Parser) -> Result<Command> {
+    let (mut object, mut sha256, mut commit, mut replace) = (None, None, None, false);
+    let mut params = BTreeMap::new();
+    while let Some(arg) = parser.next().map_err(lex)? {
+        match arg {
+            Long("sha256") => sha256 = Some(digest(parser.value().map_err(lex)?)?),
+            Long("commit") => commit = Some(parser.value().map_err(lex)?.string().map_err(lex)?),
+            Long("replace") => replace = true,
+            Long("param") => {
+                let kv = parser.value().map_err(lex)?.string().map_err(lex)?;
+                let (k, v) = kv
+                    .split_once('=')
+                    .ok_or_else(|| usage(format_args!("`--param {kv}` is not NAME=VALUE")))?;
+                if params.insert(k.to_owned(), v.to_owned()).is_some() {
+                    return Err(usage(format_args!("parameter `{k}` given twice")));
+                }
+            }
+            Value(v) if object.is_none() => object = Some(v.string().map_err(lex)?),
+            other => return Err(usage(other.unexpected())),
+        }
+    }
+    Ok(Command::Activate(ActivateArgs {
+        object: object.ok_or_else(|| usage("activate needs the OBJECT path"))?,
+        sha256: sha256.ok_or_else(|| usage("activate needs --sha256: nothing is loaded unverified"))?,
+        params,
+        commit,
+        replace,
+    }))
+}
+
+fn parse_store(mut parser: lexopt::Parser) -> Result<Command> {
+    let sub = match parser.next().map_err(lex)? {
+        Some(Value(v)) => v.string().map_err(lex)?,
+        _ => return Err(usage("store needs `has` or `put`")),
+    };
+    let mut digests = Vec::new();
+    while let Some(arg) = parser.next().map_err(lex)? {
+        match arg {
+            Value(v) => digests.push(digest(v)?),
+            other => return Err(usage(other.unexpected())),
+        }
+    }
+    match (sub.as_str(), digests.len()) {
+        ("has", _) => Ok(Command::StoreHas(digests)),
+        ("put", 1) => Ok(Command::StorePut(digests.remove(0))),
+        ("put", _) => Err(usage("store put takes exactly one digest")),
+        (other, _) => Err(usage(format_args!("unknown store command `{other}`"))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn p(args: &[&str]) -> Result<Command> {
+        parse(std::iter::once("schedfleet-agent").chain(args.iter().copied()).map(OsString::from))
+    }
+
+    #[test]
+    fn activate_parses_params_and_digest() {
+        let hex = "ab".repeat(32);
+        let cmd = p(&["activate", "/x.o", "--sha256", &hex, "--param", "slice_ns=100", "--replace"])
+            .unwrap();
+        let Command::Activate(a) = cmd else { panic!("{cmd:?}") };
+        assert_eq!(a.object, "/x.o");
+        assert_eq!(a.params["slice_ns"], "100");
+        assert!(a.replace);
+    }
+
+    #[test]
+    fn activate_without_digest_is_refused() {
+        let err = p(&["activate", "/x.o"]).unwrap_err();
+        assert_eq!(err.kind, ErrorKind::Usage);
+        assert!(err.message.contains("--sha256"), "{}", err.message);
+    }
+
+    #[test]
+    fn store_rejects_path_like_digests() {
+        assert!(p(&["store", "put", "../../etc/passwd"]).is_err());
+        assert!(p(&["store", "put"]).is_err());
+        assert_eq!(p(&["store", "has"]).unwrap(), Command::StoreHas(vec![]));
+    }
+
+    #[test]
+    fn unknown_verbs_and_extra_args_are_usage_errors() {
+        assert_eq!(p(&["explode"]).unwrap_err().kind, ErrorKind::Usage);
+        assert_eq!(p(&["facts", "extra"]).unwrap_err().kind, ErrorKind::Usage);
+        assert_eq!(p(&[]).unwrap_err().kind, ErrorKind::Usage);
+    }
+}

@@ -1,0 +1,45 @@
+//! One file per agent command. Each returns the document that goes on
+//! stdout, already as JSON, so `main` prints exactly one reply.
+
+mod activate;
+mod deactivate;
+mod status;
+
+use schedfleet_proto::ErrorKind;
+use serde_json::Value;
+
+use crate::cli::Command;
+use crate::error::{Failure, Result};
+
+pub fn run(command: Command) -> Result<Value> {
+    let value = match command {
+        Command::Version => json(&serde_json::json!({ "agent_version": env!("CARGO_PKG_VERSION") })),
+        Command::Facts => json(&crate::facts::collect()),
+        Command::Status => json(&status::run()?),
+        Command::Activate(args) => json(&activate::run(args)?),
+        Command::Deactivate => json(&deactivate::run()?),
+        Command::StoreHas(digests) => json(&crate::store::has(&digests)),
+        Command::StorePut(digest) => json(&crate::store::put(&digest, &mut std::io::stdin().lock())?),
+    };
+    Ok(value)
+}
+
+fn json<T: serde::Serialize>(doc: &T) -> Value {
+    serde_json::to_value(doc).expect("agent documents always serialize")
+}
+
+/// Loading and removing schedulers needs root and a kernel with sched_ext;
+/// say which is missing before anything else happens.
+fn require_root_and_sched_ext() -> Result<()> {
+    if !crate::facts::is_root() {
+        return Err(Failure::new(ErrorKind::NotRoot, "loading BPF schedulers needs root; run the agent as root"));
+    }
+    if !crate::sched::kernel::present() {
+        let release = crate::facts::collect().kernel_release;
+        return Err(Failure::new(
+            ErrorKind::NoSchedExt,
+            format!("kernel `{release}` has no sched_ext (no /sys/kernel/sched_ext); boot a kernel built with CONFIG_SCHED_CLASS_EXT=y"),
+        ));
+    }
+    Ok(())
+}

@@ -1,0 +1,113 @@
+//! Every clap type of the `schedfleet` command line, in one place.
+//!
+//! The command names and their meanings are a contract with scripts and cron
+//! jobs (see the README); flags may be added, never renamed.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+/// Roll out sched_ext CPU schedulers across a fleet, the GitOps way.
+#[derive(Debug, Parser)]
+#[command(name = "schedfleet", version, about, propagate_version = true)]
+pub struct Cli {
+    /// More logging on stderr (-v info, -vv debug, -vvv trace).
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Roll the repository's desired state out to the hosts.
+    Apply(ApplyArgs),
+    /// Local VMs with a real sched_ext kernel, for trying schedulers.
+    #[command(subcommand)]
+    Lab(LabCommand),
+}
+
+/// Where the desired state is read from.
+#[derive(Debug, Args)]
+pub struct RepoArgs {
+    /// Directory of the config repository; may be a subdirectory of a git
+    /// repository, whose path then applies inside the commit's tree.
+    #[arg(long, default_value = ".")]
+    pub repo: PathBuf,
+
+    /// Revision to read (branch, tag or commit); only committed content is deployed.
+    #[arg(long, default_value = "HEAD")]
+    pub rev: String,
+
+    /// Inventory file to use instead of the repository's `inventory.yaml`.
+    #[arg(long)]
+    pub inventory: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct ApplyArgs {
+    #[command(flatten)]
+    pub repo: RepoArgs,
+
+    /// Only hosts whose name matches this glob (`lab-1`, `lab-*`; `a:b` for several).
+    #[arg(long)]
+    pub limit: Option<String>,
+
+    /// Do it without asking.
+    #[arg(long)]
+    pub yes: bool,
+
+    /// Connect and compare, change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+
+    /// Print the result as JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
+
+    /// How many hosts are worked on at once.
+    #[arg(long, default_value_t = 32, value_parser = clap::value_parser!(u16).range(1..))]
+    pub parallel: u16,
+
+    /// The static agent binary to push (default: `schedfleet-agent` beside this executable).
+    #[arg(long, env = "SCHEDFLEET_AGENT")]
+    pub agent: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum LabCommand {
+    /// Boot VMs lab-1..lab-N with a sched_ext kernel and sshd (idempotent).
+    Up(LabUpArgs),
+    /// Stop exactly the VMs `lab up` started.
+    Down(LabDirArgs),
+    /// List the lab's VMs and how to reach them.
+    Status(LabStatusArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct LabDirArgs {
+    /// State directory of the lab (keys, known-hosts, PIDs, consoles).
+    #[arg(long, env = "SCHEDFLEET_LAB_DIR")]
+    pub lab_dir: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct LabUpArgs {
+    #[command(flatten)]
+    pub dir: LabDirArgs,
+
+    /// Number of VMs.
+    #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u16).range(1..=16))]
+    pub hosts: u16,
+}
+
+#[derive(Debug, Args)]
+pub struct LabStatusArgs {
+    #[command(flatten)]
+    pub dir: LabDirArgs,
+
+    /// Print JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
+}

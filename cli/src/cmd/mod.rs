@@ -1,0 +1,32 @@
+//! One file per verb. Each `run` returns the exit code of a completed
+//! command; errors bubble up as `anyhow::Error` and are mapped to an exit
+//! code by [`exit_code_for`].
+
+mod apply;
+mod lab;
+
+use crate::args::Command;
+use crate::exit;
+
+pub fn run(command: Command) -> anyhow::Result<u8> {
+    match command {
+        Command::Apply(args) => apply::run(args),
+        Command::Lab(args) => lab::run(args),
+    }
+}
+
+/// Errors that carry [`schedfleet_fleet::BadInput`] anywhere in their chain
+/// mean nothing was touched (exit 2); anything else is a failure (exit 4).
+pub fn exit_code_for(err: &anyhow::Error) -> u8 {
+    if err.chain().any(|e| e.is::<schedfleet_fleet::BadInput>()) {
+        exit::BAD_INPUT
+    } else {
+        exit::HOSTS_FAILED
+    }
+}
+
+/// The async runtime for commands that talk to hosts. Two worker threads
+/// are plenty: the work is waiting on SSH.
+pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?)
+}

@@ -1,0 +1,9 @@
+//! The one integration-test binary of the `schedfleet` CLI: every test runs
+//! the real binaries against real components (git repositories, OpenSSH,
+//! and qemu VMs booting a sched_ext kernel).
+
+mod apply_input;
+mod apply_lab;
+mod apply_loopback;
+// mod lab;
+mod support;

@@ -1,0 +1,147 @@
+//! What the integration tests share: running the real `schedfleet` binary,
+//! the static agent, throw-away git config repositories, a loopback sshd on
+//! this machine (whose kernel has no sched_ext), and the VM lab.
+
+pub mod lab;
+pub mod repo;
+pub mod sshd;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::OnceLock;
+
+pub fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
+}
+
+/// The static agent: `SCHEDFLEET_AGENT` when the test command built it,
+/// otherwise built here once with `agent/build-static.sh`.
+pub fn agent_binary() -> &'static Path {
+    static AGENT: OnceLock<PathBuf> = OnceLock::new();
+    AGENT.get_or_init(|| {
+        if let Some(p) = std::env::var_os("SCHEDFLEET_AGENT") {
+            return PathBuf::from(p);
+        }
+        let out = Command::new("bash")
+            .arg(workspace_root().join("agent/build-static.sh"))
+            .output()
+            .expect("run agent/build-static.sh");
+        assert!(out.status.success(), "agent/build-static.sh failed:\n{}", String::from_utf8_lossy(&out.stderr));
+        PathBuf::from(String::from_utf8(out.stdout).unwrap().trim())
+    })
+}
+
+/// A `schedfleet` command with the test's agent and a quiet environment.
+pub fn schedfleet() -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_schedfleet"));
+    cmd.env("SCHEDFLEET_AGENT", agent_binary()).env_remove("RUST_LOG");
+    cmd
+}
+
+/// Runs and returns the output, echoing it for the test log.
+pub fn run(cmd: &mut Command) -> Output {
+    let out = cmd.output().unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
+    eprintln!(
+        "$ {cmd:?}\n-> {:?}\n{}{}",
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+pub fn stdout(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+pub fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+pub fn json(out: &Output) -> serde_json::Value {
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("stdout is not JSON ({e}):\n{}", stdout(out)))
+}
+
+/// The SSH coordinates of a host, as `schedfleet lab status --json` gives them.
+#[derive(Debug, Clone, serde::Deserialize)]
+pub struct SshHost {
+    pub name: String,
+    pub address: String,
+    pub port: u16,
+    pub user: String,
+    pub identity_file: PathBuf,
+    pub known_hosts_file: PathBuf,
+}
+
+impl SshHost {
+    /// Plain `ssh`, independent of schedfleet and its agent, strict host keys.
+    pub fn ssh(&self, remote: &[&str]) -> Output {
+        let out = Command::new("ssh")
+            .args(["-F", "/dev/null", "-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=yes", "-o", "IdentitiesOnly=yes"])
+            .arg("-o")
+            .arg(format!("UserKnownHostsFile={}", self.known_hosts_file.display()))
+            .arg("-i")
+            .arg(&self.identity_file)
+            .args(["-p", &self.port.to_string(), "-l", &self.user, &self.address, "--"])
+            .args(remote)
+            .output()
+            .expect("run ssh");
+        out
+    }
+
+    /// `ssh` that must succeed; returns trimmed stdout.
+    pub fn ssh_ok(&self, remote: &[&str]) -> String {
+        let out = self.ssh(remote);
+        assert!(out.status.success(), "ssh {remote:?} on {} failed: {}", self.name, stderr(&out));
+        stdout(&out).trim().to_owned()
+    }
+
+    /// Copies bytes to `path` on the host over plain ssh.
+    pub fn put(&self, path: &str, bytes: &[u8]) {
+        use std::io::Write;
+        let mut child = Command::new("ssh")
+            .args(["-F", "/dev/null", "-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=yes", "-o", "IdentitiesOnly=yes"])
+            .arg("-o")
+            .arg(format!("UserKnownHostsFile={}", self.known_hosts_file.display()))
+            .arg("-i")
+            .arg(&self.identity_file)
+            .args(["-p", &self.port.to_string(), "-l", &self.user, &self.address, "--", "dd", &format!("of={path}")])
+            .stdin(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        child.stdin.take().unwrap().write_all(bytes).unwrap();
+        let out = child.wait_with_output().unwrap();
+        assert!(out.status.success(), "copy to {path} failed: {}", stderr(&out));
+    }
+
+    /// Runs the pushed agent on the host and parses its one JSON reply.
+    pub fn agent(&self, agent_path: &str, args: &[&str]) -> (bool, serde_json::Value) {
+        let mut remote = vec![agent_path];
+        remote.extend_from_slice(args);
+        let out = self.ssh(&remote);
+        let reply: serde_json::Value = serde_json::from_slice(&out.stdout)
+            .unwrap_or_else(|e| panic!("agent reply is not JSON ({e}): {}\n{}", stdout(&out), stderr(&out)));
+        assert_eq!(out.status.success(), reply["outcome"] == "ok", "exit status and reply disagree: {reply}");
+        (out.status.success(), reply)
+    }
+
+    /// `(state, ops)` read straight from the kernel's sysfs files.
+    pub fn sched_ext(&self) -> (String, String) {
+        let state = self.ssh_ok(&["cat", "/sys/kernel/sched_ext/state"]);
+        let ops = self.ssh_ok(&["cat", "/sys/kernel/sched_ext/root/ops"]);
+        (state, ops)
+    }
+}
+
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    let out = Command::new("sha256sum")
+        .stdin({
+            let f = tempfile::NamedTempFile::new().unwrap();
+            std::fs::write(f.path(), bytes).unwrap();
+            std::fs::File::open(f.path()).unwrap()
+        })
+        .output()
+        .unwrap();
+    String::from_utf8(out.stdout).unwrap()[..64].to_owned()
+}

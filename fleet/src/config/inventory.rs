@@ -1,0 +1,216 @@
+//! `inventory.yaml`: the hosts and how to reach them.
+//!
+//! ```yaml
+//! defaults:                 # optional, applies to every host
+//!   user: root
+//!   port: 22
+//!   identity_file: ~/.ssh/fleet_ed25519
+//!   known_hosts_file: ~/.ssh/known_hosts
+//! hosts:
+//!   gpu-01: { address: 10.1.0.11, labels: { rack: r1 } }
+//!   lab-1: { connection: lab }   # address, key and host key from `schedfleet lab`
+//! ```
+//!
+//! Every name that ends up on an `ssh` command line is checked here: host
+//! names, addresses and users are restricted to characters that can never be
+//! read as an option or reach a shell.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use serde::Deserialize;
+
+use crate::BadInput;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InventoryFile {
+    #[serde(default)]
+    pub defaults: HostFields,
+    pub hosts: BTreeMap<String, HostFields>,
+}
+
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HostFields {
+    pub connection: Option<Connection>,
+    pub address: Option<String>,
+    pub port: Option<u16>,
+    pub user: Option<String>,
+    pub identity_file: Option<PathBuf>,
+    pub known_hosts_file: Option<PathBuf>,
+    #[serde(default)]
+    pub labels: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Connection {
+    /// Plain SSH with the given address, user and keys.
+    Ssh,
+    /// A VM of `schedfleet lab`: reached with the lab's key and known-hosts.
+    Lab,
+}
+
+/// Where and as whom to connect. Paths are on the controller.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct SshTarget {
+    pub address: String,
+    pub port: u16,
+    pub user: String,
+    pub identity_file: Option<PathBuf>,
+    pub known_hosts_file: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Host {
+    pub name: String,
+    pub connection: Connection,
+    /// `None` for lab hosts until the lab is asked where they are.
+    pub ssh: Option<SshTarget>,
+    pub labels: BTreeMap<String, String>,
+}
+
+pub fn resolve(file: &str, inv: InventoryFile) -> Result<Vec<Host>, BadInput> {
+    if inv.hosts.is_empty() {
+        return Err(BadInput::new(format!("`{file}` lists no hosts")));
+    }
+    let d = inv.defaults;
+    inv.hosts
+        .into_iter()
+        .map(|(name, h)| {
+            let at = |what: &str| format!("`{file}`: host `{name}`: {what}");
+            check_name(&name).map_err(|why| BadInput::new(at(&why)))?;
+            let connection = h.connection.or(d.connection).unwrap_or(Connection::Ssh);
+            let ssh = match connection {
+                Connection::Lab => {
+                    if h.address.is_some() || h.port.is_some() {
+                        return Err(BadInput::new(at("`connection: lab` hosts take address and port from the lab; remove them")));
+                    }
+                    None
+                }
+                Connection::Ssh => {
+                    let address = h.address.clone().unwrap_or_else(|| name.clone());
+                    check_address(&address).map_err(|why| BadInput::new(at(&why)))?;
+                    let user = h.user.clone().or(d.user.clone()).unwrap_or_else(|| "root".into());
+                    check_user(&user).map_err(|why| BadInput::new(at(&why)))?;
+                    Some(SshTarget {
+                        address,
+                        port: h.port.or(d.port).unwrap_or(22),
+                        user,
+                        identity_file: h.identity_file.clone().or(d.identity_file.clone()).map(expand_home),
+                        known_hosts_file: h.known_hosts_file.clone().or(d.known_hosts_file.clone()).map(expand_home),
+                    })
+                }
+            };
+            let mut labels = d.labels.clone();
+            labels.extend(h.labels);
+            Ok(Host { name, connection, ssh, labels })
+        })
+        .collect()
+}
+
+fn expand_home(p: PathBuf) -> PathBuf {
+    match (p.strip_prefix("~"), std::env::var_os("HOME")) {
+        (Ok(rest), Some(home)) => PathBuf::from(home).join(rest),
+        _ => p,
+    }
+}
+
+/// Host names: letters, digits, `-`, `_`, `.`; not starting with `-`.
+pub fn check_name(name: &str) -> Result<(), String> {
+    let ok = !name.is_empty()
+        && name.len() <= 253
+        && name.as_bytes()[0].is_ascii_alphanumeric()
+        && name.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b));
+    if ok {
+        Ok(())
+    } else {
+        Err(format!("`{}` is not a valid host name (letters, digits, `-`, `_`, `.`; starting with a letter or digit)", name.escape_debug()))
+    }
+}
+
+/// Addresses: a host name or an IP address (IPv6 allowed).
+fn check_address(address: &str) -> Result<(), String> {
+    if address.parse::<std::net::IpAddr>().is_ok() || check_name(address).is_ok() {
+        Ok(())
+    } else {
+        Err(format!("`{}` is neither a host name nor an IP address", address.escape_debug()))
+    }
+}
+
+fn check_user(user: &str) -> Result<(), String> {
+    let ok = !user.is_empty()
+        && user.len() <= 32
+        && (user.as_bytes()[0].is_ascii_lowercase() || user.as_bytes()[0] == b'_')
+        && user.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"_-".contains(&b));
+    if ok {
+        Ok(())
+    } else {
+        Err(format!("`{}` is not a valid user name", user.escape_debug()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn inv(yaml: &str) -> Result<Vec<Host>, BadInput> {
+        resolve("inventory.yaml", crate::config::yaml::parse("inventory.yaml", yaml.as_bytes())?)
+    }
+
+    #[test]
+    fn defaults_apply_and_hosts_override() {
+        let hosts = inv("defaults: { user: ops, port: 2222 }\nhosts:\n  a: { address: 10.0.0.1 }\n  b: { port: 22, labels: { rack: r1 } }\n  lab-1: { connection: lab }\n").unwrap();
+        let a = hosts[0].ssh.as_ref().unwrap();
+        assert_eq!((a.address.as_str(), a.port, a.user.as_str()), ("10.0.0.1", 2222, "ops"));
+        let b = hosts[1].ssh.as_ref().unwrap();
+        assert_eq!((b.address.as_str(), b.port), ("b", 22));
+        assert_eq!(hosts[1].labels["rack"], "r1");
+        assert_eq!(hosts[2].connection, Connection::Lab);
+        assert!(hosts[2].ssh.is_none());
+    }
+
+    #[test]
+    fn hostile_names_are_refused() {
+        for bad in [
+            "hosts:\n  '-oProxyCommand=x': {}\n",
+            "hosts:\n  'a;b': {}\n",
+            "hosts:\n  a: { address: '-oProxyCommand=touch /tmp/x' }\n",
+            "hosts:\n  a: { address: 'x y' }\n",
+            "hosts:\n  a: { user: 'root -o x' }\n",
+            "hosts:\n  lab-1: { connection: lab, port: 22 }\n",
+            "hosts: {}\n",
+            "hosts:\n  a: { adress: 10.0.0.1 }\n",
+        ] {
+            assert!(inv(bad).is_err(), "accepted: {bad}");
+        }
+    }
+
+    #[test]
+    fn ipv6_addresses_are_fine() {
+        let hosts = inv("hosts:\n  a: { address: '::1' }\n").unwrap();
+        assert_eq!(hosts[0].ssh.as_ref().unwrap().address, "::1");
+    }
+}
+
+#[cfg(test)]
+mod shipped_inventories {
+    use super::*;
+
+    /// The sample inventories in `inventories/` and `examples/` parse, so
+    /// they never rot.
+    #[test]
+    fn every_shipped_inventory_resolves() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
+        let mut files: Vec<_> = std::fs::read_dir(root.join("inventories")).unwrap().map(|e| e.unwrap().path()).collect();
+        files.push(root.join("examples/quickstart/inventory.yaml"));
+        assert!(files.len() >= 3);
+        for f in files {
+            let shown = f.display().to_string();
+            let parsed = crate::config::yaml::parse::<InventoryFile>(&shown, &std::fs::read(&f).unwrap()).unwrap();
+            let hosts = resolve(&shown, parsed).unwrap_or_else(|e| panic!("{e}"));
+            assert!(!hosts.is_empty(), "{shown}");
+        }
+    }
+}

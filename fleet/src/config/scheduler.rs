@@ -1,0 +1,164 @@
+//! `schedulers/<name>.yaml`: one scheduler, where its BPF object comes from
+//! and which parameters it takes.
+//!
+//! ```yaml
+//! source: builtin:simple            # built from this project's bpf/
+//! # source: object:bpf/my_sched.bpf.o   # a BPF object committed in the repo
+//! params:
+//!   slice_ns: { type: u64, default: 5000000, min: 100000, max: 100000000 }
+//! ```
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+
+use super::yaml::Scalar;
+use crate::artifact::Artifact;
+use crate::repo::ConfigRepo;
+use crate::BadInput;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SchedulerFile {
+    pub source: String,
+    #[serde(default)]
+    pub params: BTreeMap<String, ParamDecl>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ParamDecl {
+    #[serde(rename = "type")]
+    pub kind: ParamType,
+    pub default: Option<Scalar>,
+    pub min: Option<i64>,
+    pub max: Option<u64>,
+    /// For people reading the file (and the JSON Schema); not used by the engine.
+    #[allow(dead_code)]
+    pub description: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ParamType {
+    Bool,
+    U8,
+    U16,
+    U32,
+    U64,
+    I8,
+    I16,
+    I32,
+    I64,
+}
+
+/// Where a scheduler's BPF object comes from.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Source {
+    /// Built from this project's `bpf/` and shipped inside `schedfleet`.
+    Builtin(String),
+    /// A `.bpf.o` committed in the config repository (path relative to it).
+    Object(String),
+    /// An upstream scx binary installed on the hosts (`scx_bpfland` ...);
+    /// part of the model, not deployable yet.
+    ScxBinary(String),
+}
+
+impl Source {
+    pub fn parse(file: &str, text: &str) -> Result<Source, BadInput> {
+        match text.split_once(':') {
+            Some(("builtin", name)) => Ok(Source::Builtin(name.to_owned())),
+            Some(("object", path)) => Ok(Source::Object(path.to_owned())),
+            Some(("scx", bin)) => Ok(Source::ScxBinary(bin.to_owned())),
+            _ => Err(BadInput::new(format!(
+                "`{file}`: source `{text}` must be `builtin:NAME`, `object:PATH` or `scx:BINARY`"
+            ))),
+        }
+    }
+
+    /// The BPF object's bytes, named for messages.
+    pub fn artifact(&self, file: &str, repo: &ConfigRepo) -> anyhow::Result<Artifact> {
+        match self {
+            Source::Builtin(name) => {
+                let b = schedfleet_bpf::builtin(name).ok_or_else(|| {
+                    let known: Vec<_> = schedfleet_bpf::builtins().iter().map(|b| b.name).collect();
+                    BadInput::new(format!("`{file}`: no builtin scheduler `{name}`; builtins are: {}", known.join(", ")))
+                })?;
+                Ok(Artifact::new(format!("builtin:{name}"), b.object))
+            }
+            Source::Object(path) => {
+                let bytes = repo.read(path)?.ok_or_else(|| {
+                    BadInput::new(format!("`{file}`: object `{path}` is not in the commit; commit it or fix the path"))
+                })?;
+                Ok(Artifact::new(format!("object:{path}"), bytes))
+            }
+            Source::ScxBinary(bin) => Err(BadInput::new(format!(
+                "`{file}`: `scx:{bin}` schedulers are not deployable by this version; use `builtin:` or `object:`"
+            ))
+            .into()),
+        }
+    }
+}
+
+impl ParamDecl {
+    /// Checks `value` against the declaration and returns the string the
+    /// agent is given.
+    pub fn check(&self, name: &str, value: &Scalar) -> Result<String, String> {
+        let (lo, hi): (i128, i128) = match self.kind {
+            ParamType::Bool => {
+                return match value {
+                    Scalar::Bool(b) => Ok(b.to_string()),
+                    other => Err(format!("parameter `{name}` must be true or false, not `{other}`")),
+                }
+            }
+            ParamType::U8 => (0, u8::MAX.into()),
+            ParamType::U16 => (0, u16::MAX.into()),
+            ParamType::U32 => (0, u32::MAX.into()),
+            ParamType::U64 => (0, u64::MAX.into()),
+            ParamType::I8 => (i8::MIN.into(), i8::MAX.into()),
+            ParamType::I16 => (i16::MIN.into(), i16::MAX.into()),
+            ParamType::I32 => (i32::MIN.into(), i32::MAX.into()),
+            ParamType::I64 => (i64::MIN.into(), i64::MAX.into()),
+        };
+        let v: i128 = match value {
+            Scalar::Int(i) => (*i).into(),
+            Scalar::UInt(u) => (*u).into(),
+            other => return Err(format!("parameter `{name}` must be an integer, not `{other}`")),
+        };
+        let lo = self.min.map_or(lo, |m| lo.max(m.into()));
+        let hi = self.max.map_or(hi, |m| hi.min(m.into()));
+        if v < lo || v > hi {
+            return Err(format!("parameter `{name}` = {v} is outside {lo}..={hi}"));
+        }
+        Ok(v.to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn decl(kind: ParamType, min: Option<i64>, max: Option<u64>) -> ParamDecl {
+        ParamDecl { kind, default: None, min, max, description: None }
+    }
+
+    #[test]
+    fn params_are_checked_against_type_and_bounds() {
+        let d = decl(ParamType::U64, Some(100), Some(1000));
+        assert_eq!(d.check("s", &Scalar::Int(500)).unwrap(), "500");
+        assert!(d.check("s", &Scalar::Int(99)).is_err());
+        assert!(d.check("s", &Scalar::Int(1001)).is_err());
+        assert!(d.check("s", &Scalar::Str("5".into())).is_err());
+        assert!(decl(ParamType::U8, None, None).check("s", &Scalar::Int(256)).is_err());
+        assert!(decl(ParamType::U8, None, None).check("s", &Scalar::Int(-1)).is_err());
+        assert_eq!(decl(ParamType::Bool, None, None).check("b", &Scalar::Bool(true)).unwrap(), "true");
+        assert!(decl(ParamType::Bool, None, None).check("b", &Scalar::Int(1)).is_err());
+    }
+
+    #[test]
+    fn sources_parse() {
+        assert_eq!(Source::parse("f", "builtin:simple").unwrap(), Source::Builtin("simple".into()));
+        assert_eq!(Source::parse("f", "object:x/y.bpf.o").unwrap(), Source::Object("x/y.bpf.o".into()));
+        assert!(Source::parse("f", "http://evil").is_err());
+    }
+}

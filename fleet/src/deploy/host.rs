@@ -1,0 +1,99 @@
+//! Applying one host's plan, start to finish, into a [`HostReport`].
+
+use std::time::Instant;
+
+use schedfleet_proto::{Status, STORE_DIR};
+
+use super::agent::RemoteAgent;
+use super::push::{self, PushError};
+use super::report::{HostReport, Outcome};
+use super::ApplyOptions;
+use crate::config::{HostPlan, SshTarget};
+use crate::transport::{ControlDir, HostSession};
+
+pub async fn apply_one(plan: &HostPlan, target: Option<SshTarget>, commit: &str, opts: &ApplyOptions, control: &ControlDir) -> HostReport {
+    let started = Instant::now();
+    let mut report = HostReport {
+        host: plan.host.name.clone(),
+        scheduler: plan.scheduler.clone(),
+        artifact: plan.artifact.digest.to_string(),
+        outcome: Outcome::Failed,
+        message: None,
+        bytes_sent: 0,
+        load_ms: None,
+        elapsed_ms: 0,
+    };
+    let (outcome, message) = match target {
+        None => (Outcome::Unreachable, Some("lab host is not running; start it with `schedfleet lab up`".to_owned())),
+        Some(target) => match HostSession::connect(&plan.host.name, &target, control, opts.connect_timeout).await {
+            Err(e) => (Outcome::Unreachable, Some(e.to_string())),
+            Ok(session) => {
+                let result = converge(&session, plan, commit, opts, &mut report).await;
+                session.close().await;
+                match result {
+                    Ok(outcome) => (outcome, None),
+                    Err((outcome, msg)) => (outcome, Some(msg)),
+                }
+            }
+        },
+    };
+    report.outcome = outcome;
+    report.message = message;
+    report.elapsed_ms = started.elapsed().as_millis() as u64;
+    match outcome {
+        o if o.is_failure() => tracing::warn!(host = %report.host, ?outcome, message = report.message.as_deref().unwrap_or(""), "host not applied"),
+        _ => tracing::info!(host = %report.host, ?outcome, elapsed_ms = report.elapsed_ms, "host done"),
+    }
+    report
+}
+
+fn failed(e: PushError) -> (Outcome, String) {
+    (Outcome::Failed, e.to_string())
+}
+
+async fn converge(s: &HostSession, plan: &HostPlan, commit: &str, opts: &ApplyOptions, report: &mut HostReport) -> Result<Outcome, (Outcome, String)> {
+    let pre = push::preflight(s).await.map_err(|e| (Outcome::Unreachable, e.to_string()))?;
+    if pre.sched_ext_state.is_none() {
+        return Err((
+            Outcome::Refused,
+            format!("kernel `{}` has no sched_ext (no /sys/kernel/sched_ext); nothing was pushed", pre.kernel_release),
+        ));
+    }
+    if opts.dry_run {
+        return dry_run(s, plan, opts).await;
+    }
+    report.bytes_sent += push::ensure_agent(s, &opts.agent).await.map_err(failed)?;
+    let agent = RemoteAgent::new(s, push::agent_path(&opts.agent));
+    let status = agent.status().await.map_err(|e| failed(e.into()))?;
+    if in_desired_state(&status, plan) {
+        return Ok(Outcome::Unchanged);
+    }
+    report.bytes_sent += push::ensure_artifact(&agent, &plan.artifact).await.map_err(failed)?;
+    let object = format!("{STORE_DIR}/{}", plan.artifact.digest);
+    let params: Vec<(String, String)> = plan.params.clone().into_iter().collect();
+    let activated = agent
+        .activate(&object, plan.artifact.digest.as_str(), &params, commit)
+        .await
+        .map_err(|e| failed(e.into()))?;
+    report.load_ms = Some(activated.load_ms);
+    Ok(Outcome::Changed)
+}
+
+/// The host runs exactly the plan: same artifact and parameters, and the
+/// kernel agrees with the agent (still enabled, not reloaded behind it).
+fn in_desired_state(status: &Status, plan: &HostPlan) -> bool {
+    status.kernel_agrees
+        && status
+            .active
+            .as_ref()
+            .is_some_and(|a| a.artifact == plan.artifact.digest.as_str() && a.params == plan.params)
+}
+
+async fn dry_run(s: &HostSession, plan: &HostPlan, opts: &ApplyOptions) -> Result<Outcome, (Outcome, String)> {
+    let path = push::agent_path(&opts.agent);
+    if !s.run("test", &["-x", &path]).await.map_err(|e| (Outcome::Unreachable, e.to_string()))?.success() {
+        return Ok(Outcome::WouldChange);
+    }
+    let status = RemoteAgent::new(s, path).status().await.map_err(|e| failed(e.into()))?;
+    Ok(if in_desired_state(&status, plan) { Outcome::Unchanged } else { Outcome::WouldChange })
+}

@@ -1,0 +1,54 @@
+//! What happened on each host, for tables, JSON and exit codes.
+
+use serde::Serialize;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    /// The desired scheduler is now active and verified.
+    Changed,
+    /// The host already ran exactly the desired state.
+    Unchanged,
+    /// Dry run: the host differs and would be changed.
+    WouldChange,
+    /// The host cannot run the desired state (no sched_ext, ...); nothing was pushed.
+    Refused,
+    /// The host could not be reached; nothing was changed.
+    Unreachable,
+    /// Something failed on the host; it runs what it ran before.
+    Failed,
+}
+
+impl Outcome {
+    pub fn is_failure(self) -> bool {
+        matches!(self, Outcome::Refused | Outcome::Unreachable | Outcome::Failed)
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct HostReport {
+    pub host: String,
+    pub scheduler: String,
+    pub artifact: String,
+    pub outcome: Outcome,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+    /// Artifact bytes sent to the host in this run (agent included).
+    pub bytes_sent: u64,
+    /// Milliseconds the agent took from open to `enabled`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub load_ms: Option<u64>,
+    pub elapsed_ms: u64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ApplyReport {
+    pub commit: String,
+    pub hosts: Vec<HostReport>,
+}
+
+impl ApplyReport {
+    pub fn failures(&self) -> usize {
+        self.hosts.iter().filter(|h| h.outcome.is_failure()).count()
+    }
+}

@@ -1,0 +1,17 @@
+//! The schedfleet engine that the `schedfleet` CLI drives.
+//!
+//! It owns the model of the desired state (read from a git repository at a
+//! commit), the transport to hosts (SSH, strict host keys), the remote
+//! agent's typed client, the deployment of schedulers, and the local VM lab.
+//! It owns no argument parsing and no rendering of results for people: that
+//! is the CLI's. The host agent shares only `schedfleet-proto` with it.
+
+pub mod artifact;
+pub mod config;
+pub mod deploy;
+mod error;
+pub mod lab;
+pub mod repo;
+pub mod transport;
+
+pub use error::BadInput;

@@ -1,0 +1,6 @@
+//! Reading the config repository from git objects at a revision, never from
+//! the working tree: only committed content is deployed.
+
+mod git;
+
+pub use git::ConfigRepo;

@@ -1,0 +1,248 @@
+//! Wire types between the schedfleet controller and its host agent.
+//!
+//! This crate owns the JSON documents the agent prints on stdout and the
+//! controller parses, plus the few constants both sides must agree on (where
+//! the agent keeps its store and state on a host). It owns no behaviour: no
+//! I/O, no parsing of kernel files, no transport. Both `schedfleet-agent` and
+//! `schedfleet-fleet` depend on it; it depends on nothing of theirs.
+//!
+//! Every document carries [`SCHEMA_VERSION`]; fields are only ever added, so a
+//! newer controller can read an older agent and the other way round.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+/// Version of the documents in this crate. Bumped only on incompatible change.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// Root of everything the agent keeps on a host.
+pub const AGENT_ROOT: &str = "/var/lib/schedfleet";
+/// Content-addressed artifact store: `<STORE_DIR>/<sha256 hex>`.
+pub const STORE_DIR: &str = "/var/lib/schedfleet/store";
+/// What the agent believes is active, written atomically on every change.
+pub const STATE_FILE: &str = "/var/lib/schedfleet/state.json";
+/// Where the agent pins the struct_ops link of the scheduler it loaded. The
+/// kernel keeps the scheduler attached as long as this pin exists.
+pub const LINK_PIN: &str = "/sys/fs/bpf/schedfleet/sched_ext_link";
+
+/// The one document the agent prints on stdout for every command.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(tag = "outcome", rename_all = "snake_case")]
+pub enum Reply<T> {
+    /// The command did what it was asked.
+    Ok { schema: u32, result: T },
+    /// The command failed; the host runs what it ran before.
+    Error { schema: u32, error: AgentError },
+}
+
+impl<T> Reply<T> {
+    pub fn ok(result: T) -> Self {
+        Reply::Ok { schema: SCHEMA_VERSION, result }
+    }
+
+    pub fn error(error: AgentError) -> Self {
+        Reply::Error { schema: SCHEMA_VERSION, error }
+    }
+
+    pub fn into_result(self) -> Result<T, AgentError> {
+        match self {
+            Reply::Ok { result, .. } => Ok(result),
+            Reply::Error { error, .. } => Err(error),
+        }
+    }
+}
+
+/// A failure the agent reports, with a kind scripts can match on and a
+/// message for people.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct AgentError {
+    pub kind: ErrorKind,
+    pub message: String,
+    /// The last lines of the kernel verifier's log, when the kernel refused
+    /// the program.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub verifier_log: Option<String>,
+}
+
+impl std::fmt::Display for AgentError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)?;
+        if let Some(log) = &self.verifier_log {
+            write!(f, "\nverifier log (tail):\n{log}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for AgentError {}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorKind {
+    /// Wrong command line.
+    Usage,
+    /// The agent must run as root to load BPF.
+    NotRoot,
+    /// The running kernel has no sched_ext.
+    NoSchedExt,
+    /// An artifact's sha256 is not the one expected.
+    DigestMismatch,
+    /// The object is not a usable sched_ext scheduler (no struct_ops map...).
+    BadObject,
+    /// A parameter is unknown or its value does not fit.
+    BadParam,
+    /// The kernel verifier rejected a program.
+    VerifierRejected,
+    /// A sched_ext scheduler is already active.
+    AlreadyActive,
+    /// The kernel accepted the scheduler but it is not (or no longer) running.
+    NotEnabled,
+    /// Anything else: I/O, unexpected kernel answers.
+    Internal,
+}
+
+/// `schedfleet-agent facts`: what the controller needs to know of a host.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Facts {
+    pub agent_version: String,
+    pub kernel_release: String,
+    pub arch: String,
+    /// `/sys/kernel/sched_ext` exists.
+    pub sched_ext: bool,
+    /// `/sys/kernel/btf/vmlinux` exists (needed for CO-RE).
+    pub btf: bool,
+    pub cpus: u32,
+    pub numa_nodes: u32,
+    /// 1 or 2; 0 when no cgroup file system is mounted.
+    pub cgroup_version: u8,
+    pub is_root: bool,
+}
+
+/// What the kernel says about sched_ext, read from `/sys/kernel/sched_ext`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct KernelSchedExt {
+    /// `disabled`, `enabling`, `enabled`, `disabling`.
+    pub state: String,
+    /// Name of the ops of the loaded scheduler; absent when none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ops: Option<String>,
+    /// Counts every load since boot; never goes back.
+    pub enable_seq: u64,
+    pub nr_rejected: u64,
+    pub switch_all: bool,
+    /// `SCX_EV_*` counters as the kernel names them (only while loaded).
+    #[serde(default)]
+    pub events: BTreeMap<String, u64>,
+}
+
+/// What the agent activated, kept on the host in [`STATE_FILE`].
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ActiveScheduler {
+    /// sha256 of the BPF object, lower-case hex.
+    pub artifact: String,
+    /// The ops name the object declares; the kernel must report it.
+    pub ops: String,
+    pub params: BTreeMap<String, String>,
+    /// Commit of the config repository this came from, when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub commit: Option<String>,
+    /// Seconds since the Unix epoch.
+    pub since: u64,
+    /// `enable_seq` right after the load: a change means a reload happened.
+    pub enable_seq: u64,
+}
+
+/// The agent's state file.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct AgentState {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub active: Option<ActiveScheduler>,
+}
+
+/// `schedfleet-agent status`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Status {
+    pub agent_version: String,
+    pub kernel: KernelSchedExt,
+    /// What the agent believes it loaded, if anything.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub active: Option<ActiveScheduler>,
+    /// The kernel runs exactly what the agent believes is active (or both
+    /// say nothing is).
+    pub kernel_agrees: bool,
+}
+
+/// `schedfleet-agent activate`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Activated {
+    pub active: ActiveScheduler,
+    pub kernel: KernelSchedExt,
+    /// Milliseconds from opening the object to the kernel reporting `enabled`.
+    pub load_ms: u64,
+}
+
+/// `schedfleet-agent deactivate`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Deactivated {
+    /// What was removed; `None` when nothing of ours was active.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub removed: Option<ActiveScheduler>,
+    pub kernel: KernelSchedExt,
+}
+
+/// `schedfleet-agent store has`: which of the asked digests the host holds.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct StoreHas {
+    pub present: Vec<String>,
+    pub missing: Vec<String>,
+}
+
+/// `schedfleet-agent store put`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct StorePut {
+    pub digest: String,
+    pub bytes: u64,
+    /// False when the store already held the digest (nothing written).
+    pub written: bool,
+}
+
+/// True when `s` is a lower-case hex sha256 (64 characters), the only
+/// form the store accepts: it is also a file name, so nothing else may pass.
+pub fn is_sha256_hex(s: &str) -> bool {
+    s.len() == 64 && s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reply_round_trips_with_outcome_tag() {
+        let reply: Reply<StoreHas> =
+            Reply::ok(StoreHas { present: vec!["a".into()], missing: vec![] });
+        let json = serde_json::to_string(&reply).unwrap();
+        assert!(json.contains(r#""outcome":"ok""#), "{json}");
+        let back: Reply<StoreHas> = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, reply);
+    }
+
+    #[test]
+    fn error_reply_carries_kind() {
+        let reply: Reply<()> = Reply::error(AgentError {
+            kind: ErrorKind::DigestMismatch,
+            message: "m".into(),
+            verifier_log: None,
+        });
+        let json = serde_json::to_string(&reply).unwrap();
+        assert!(json.contains(r#""kind":"digest_mismatch""#), "{json}");
+    }
+
+    #[test]
+    fn sha256_hex_is_strict() {
+        assert!(is_sha256_hex(&"a".repeat(64)));
+        assert!(!is_sha256_hex(&"A".repeat(64)));
+        assert!(!is_sha256_hex(&"a".repeat(63)));
+        assert!(!is_sha256_hex(&format!("../{}", "a".repeat(61))));
+    }
+}
