@@ -35,32 +35,19 @@ const CODEGEN_FLAGS: [&str; 5] = ["-g", "-O2", "-target", "bpf", "-mcpu=v3"];
 /// The kernel fixes the signature of every op, so parameters an op does not need are
 /// normal; everything else that -Wall -Wextra finds is worth seeing. One diagnostic per
 /// line keeps the filtering in `own_diagnostics` (and cargo's output) simple.
-const WARNING_FLAGS: [&str; 4] = [
-    "-Wall",
-    "-Wextra",
-    "-Wno-unused-parameter",
-    "-fno-caret-diagnostics",
-];
+const WARNING_FLAGS: [&str; 4] = ["-Wall", "-Wextra", "-Wno-unused-parameter", "-fno-caret-diagnostics"];
 
 /// Folders whose every file is an input: sources, our headers and the generated
 /// `vmlinux.h`.
 const INPUT_DIRS: [&str; 4] = ["schedulers", "testing", "include", "vmlinux"];
 
 fn main() {
-    let crate_dir =
-        PathBuf::from(env::var_os("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"));
+    let crate_dir = PathBuf::from(env::var_os("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"));
     let out_dir = PathBuf::from(env::var_os("OUT_DIR").expect("cargo sets OUT_DIR"));
     // Compile from the parent folder so that paths read `bpf/include/...`, the way a
     // reader of the repository sees them, in diagnostics and in the objects' line info.
-    let base_dir = crate_dir
-        .parent()
-        .expect("the crate folder has a parent")
-        .to_path_buf();
-    let crate_name = crate_dir
-        .file_name()
-        .expect("the crate folder has a name")
-        .to_string_lossy()
-        .into_owned();
+    let base_dir = crate_dir.parent().expect("the crate folder has a parent").to_path_buf();
+    let crate_name = crate_dir.file_name().expect("the crate folder has a name").to_string_lossy().into_owned();
 
     println!("cargo:rerun-if-changed=build.rs");
     println!("cargo:rerun-if-env-changed=BPF_CLANG");
@@ -133,10 +120,7 @@ impl Toolchain {
 /// (`clang-19` -> `llvm-strip-19`, `/usr/lib/llvm-19/bin/clang` -> `.../llvm-strip`), so a
 /// custom BPF_CLANG does not get paired with an unrelated LLVM.
 fn strip_for(clang: &Path) -> PathBuf {
-    let file_name = clang
-        .file_name()
-        .map(|name| name.to_string_lossy().into_owned())
-        .unwrap_or_default();
+    let file_name = clang.file_name().map(|name| name.to_string_lossy().into_owned()).unwrap_or_default();
     let suffix = file_name.strip_prefix("clang").unwrap_or("");
     let strip = clang.with_file_name(format!("llvm-strip{suffix}"));
     match Command::new(&strip).arg("--version").output() {
@@ -163,23 +147,14 @@ fn program_names(root: &Path) -> Vec<String> {
         if !entry.path().join("main.bpf.c").is_file() {
             continue;
         }
-        let name = entry.file_name().into_string().unwrap_or_else(|name| {
-            panic!(
-                "BPF program folder `{}` is not valid UTF-8",
-                Path::new(&name).display()
-            )
-        });
+        let name = entry
+            .file_name()
+            .into_string()
+            .unwrap_or_else(|name| panic!("BPF program folder `{}` is not valid UTF-8", Path::new(&name).display()));
         // The name becomes a file name, a Rust string and, through libbpf, a map name
         // prefix; keeping it to identifier characters avoids surprises in all three.
-        if name.is_empty()
-            || !name
-                .bytes()
-                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
-        {
-            panic!(
-                "BPF program folder `{}` must be named with a-z, 0-9 and _ only",
-                entry.path().display()
-            );
+        if name.is_empty() || !name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_') {
+            panic!("BPF program folder `{}` must be named with a-z, 0-9 and _ only", entry.path().display());
         }
         names.push(name);
     }
@@ -187,14 +162,7 @@ fn program_names(root: &Path) -> Vec<String> {
     names
 }
 
-fn compile(
-    toolchain: &Toolchain,
-    base_dir: &Path,
-    crate_name: &str,
-    source: &str,
-    out_dir: &Path,
-    name: &str,
-) {
+fn compile(toolchain: &Toolchain, base_dir: &Path, crate_name: &str, source: &str, out_dir: &Path, name: &str) {
     let preprocessed = out_dir.join(format!("{name}.bpf.i"));
     let depfile = out_dir.join(format!("{name}.bpf.d"));
     let unstripped = out_dir.join(format!("{name}.bpf.unstripped.o"));
@@ -227,14 +195,10 @@ fn compile(
         .arg("-o")
         .arg(&preprocessed);
     let output = run(&mut preprocess, None);
-    report_diagnostics(
-        &output,
-        crate_name,
-        &format!("clang failed to preprocess `{source}`"),
-    );
+    report_diagnostics(&output, crate_name, &format!("clang failed to preprocess `{source}`"));
 
-    let input = fs::File::open(&preprocessed)
-        .unwrap_or_else(|err| panic!("cannot read `{}`: {err}", preprocessed.display()));
+    let input =
+        fs::File::open(&preprocessed).unwrap_or_else(|err| panic!("cannot read `{}`: {err}", preprocessed.display()));
     let mut compile = Command::new(&toolchain.clang);
     compile
         .current_dir(base_dir)
@@ -248,11 +212,7 @@ fn compile(
         .arg("-ffile-compilation-dir=.")
         .args(["-x", "cpp-output", "-c", "-", "-o", "-"]);
     let output = run(&mut compile, Some(input));
-    report_diagnostics(
-        &output,
-        crate_name,
-        &format!("clang failed to compile `{source}`"),
-    );
+    report_diagnostics(&output, crate_name, &format!("clang failed to compile `{source}`"));
     fs::write(&unstripped, &output.stdout)
         .unwrap_or_else(|err| panic!("cannot write `{}`: {err}", unstripped.display()));
 
@@ -291,12 +251,7 @@ fn report_diagnostics(output: &Output, crate_name: &str, failure: &str) {
 
 fn run(command: &mut Command, stdin: Option<fs::File>) -> Output {
     command.stdin(stdin.map_or_else(Stdio::null, Stdio::from));
-    command.output().unwrap_or_else(|err| {
-        panic!(
-            "cannot run `{}`: {err}",
-            command.get_program().to_string_lossy()
-        )
-    })
+    command.output().unwrap_or_else(|err| panic!("cannot run `{}`: {err}", command.get_program().to_string_lossy()))
 }
 
 /// Keeps clang's diagnostics about our own files and drops those about vendored headers.
@@ -349,8 +304,7 @@ fn diagnostic_location(line: &str) -> Option<(&str, &str)> {
             let column = parts.next()?;
             let row = parts.next()?;
             let path = parts.next()?;
-            if column.bytes().all(|b| b.is_ascii_digit()) && row.bytes().all(|b| b.is_ascii_digit())
-            {
+            if column.bytes().all(|b| b.is_ascii_digit()) && row.bytes().all(|b| b.is_ascii_digit()) {
                 return Some((path, severity));
             }
         }
@@ -360,8 +314,7 @@ fn diagnostic_location(line: &str) -> Option<(&str, &str)> {
 
 /// The prerequisites listed in a make-style dependency file written by `clang -MD`.
 fn read_depfile(depfile: &Path) -> Vec<String> {
-    let text = fs::read_to_string(depfile)
-        .unwrap_or_else(|err| panic!("cannot read `{}`: {err}", depfile.display()));
+    let text = fs::read_to_string(depfile).unwrap_or_else(|err| panic!("cannot read `{}`: {err}", depfile.display()));
     let joined = text.replace("\\\n", " ");
     let (_, prerequisites) = joined.split_once(": ").unwrap_or(("", ""));
     // Paths with spaces are escaped as `\ `; none of ours have any, but do not split them.
@@ -391,8 +344,7 @@ fn read_depfile(depfile: &Path) -> Vec<String> {
 /// Writes `$OUT_DIR/programs.rs`, the names of the compiled programs per folder, so that
 /// the crate's tests can check its hand-written tables against what was actually built.
 fn write_program_list(out_dir: &Path, compiled: &[(&str, Vec<String>)]) {
-    let mut code =
-        String::from("// Generated by build.rs: the BPF programs compiled into OUT_DIR.\n");
+    let mut code = String::from("// Generated by build.rs: the BPF programs compiled into OUT_DIR.\n");
     for (root, names) in compiled {
         let quoted: Vec<String> = names.iter().map(|name| format!("{name:?}")).collect();
         writeln!(

@@ -90,9 +90,8 @@ fn parse_activate(mut parser: lexopt::Parser) -> Result<Command> {
             Long("replace") => replace = true,
             Long("param") => {
                 let kv = parser.value().map_err(lex)?.string().map_err(lex)?;
-                let (k, v) = kv
-                    .split_once('=')
-                    .ok_or_else(|| usage(format_args!("`--param {kv}` is not NAME=VALUE")))?;
+                let (k, v) =
+                    kv.split_once('=').ok_or_else(|| usage(format_args!("`--param {kv}` is not NAME=VALUE")))?;
                 if params.insert(k.to_owned(), v.to_owned()).is_some() {
                     return Err(usage(format_args!("parameter `{k}` given twice")));
                 }
@@ -141,8 +140,7 @@ mod tests {
     #[test]
     fn activate_parses_params_and_digest() {
         let hex = "ab".repeat(32);
-        let cmd = p(&["activate", "/x.o", "--sha256", &hex, "--param", "slice_ns=100", "--replace"])
-            .unwrap();
+        let cmd = p(&["activate", "/x.o", "--sha256", &hex, "--param", "slice_ns=100", "--replace"]).unwrap();
         let Command::Activate(a) = cmd else { panic!("{cmd:?}") };
         assert_eq!(a.object, "/x.o");
         assert_eq!(a.params["slice_ns"], "100");

@@ -23,7 +23,6 @@ use std::process::ExitCode;
 use schedfleet_proto::Reply;
 use serde::Serialize;
 
-
 fn main() -> ExitCode {
     let outcome = cli::parse(std::env::args_os()).and_then(cmd::run);
     match outcome {

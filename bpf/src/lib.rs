@@ -103,8 +103,7 @@ static BUILTINS: &[Builtin] = &[Builtin {
 pub mod testing {
     /// A sched_ext scheduler (ops name `broken_verifier`) that the kernel's verifier
     /// rejects at load: its enqueue op dereferences a map lookup without a NULL check.
-    pub const BROKEN_VERIFIER: &[u8] =
-        include_bytes!(concat!(env!("OUT_DIR"), "/broken_verifier.bpf.o"));
+    pub const BROKEN_VERIFIER: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/broken_verifier.bpf.o"));
 }
 
 /// The layout of `struct sf_exit_info` (in `include/schedfleet/common.bpf.h`), the record
@@ -179,10 +178,7 @@ mod tests {
     }
 
     fn c_string(bytes: &[u8], at: usize) -> String {
-        let end = bytes[at..]
-            .iter()
-            .position(|&b| b == 0)
-            .expect("unterminated ELF string");
+        let end = bytes[at..].iter().position(|&b| b == 0).expect("unterminated ELF string");
         String::from_utf8(bytes[at..at + end].to_vec()).expect("ELF string is not UTF-8")
     }
 
@@ -212,35 +208,20 @@ mod tests {
                     }
                 })
                 .collect();
-            Elf {
-                bytes,
-                machine,
-                sections,
-            }
+            Elf { bytes, machine, sections }
         }
 
         fn section(&self, name: &str) -> Option<(usize, &Section)> {
-            self.sections
-                .iter()
-                .enumerate()
-                .find(|(_, section)| section.name == name)
+            self.sections.iter().enumerate().find(|(_, section)| section.name == name)
         }
 
         fn data(&self, section: &Section) -> &'a [u8] {
-            assert_ne!(
-                section.kind, SHT_NOBITS,
-                "section `{}` has no bytes in the file",
-                section.name
-            );
+            assert_ne!(section.kind, SHT_NOBITS, "section `{}` has no bytes in the file", section.name);
             &self.bytes[section.offset..section.offset + section.size]
         }
 
         fn symbols(&self) -> Vec<Symbol> {
-            let table = self
-                .sections
-                .iter()
-                .find(|s| s.kind == SHT_SYMTAB)
-                .expect("no symbol table");
+            let table = self.sections.iter().find(|s| s.kind == SHT_SYMTAB).expect("no symbol table");
             let names = &self.sections[table.link];
             self.data(table)
                 .chunks_exact(24)
@@ -254,42 +235,25 @@ mod tests {
         }
 
         fn symbol(&self, name: &str) -> Option<Symbol> {
-            self.symbols()
-                .into_iter()
-                .find(|symbol| symbol.name == name)
+            self.symbols().into_iter().find(|symbol| symbol.name == name)
         }
     }
 
     fn contains(haystack: &[u8], needle: &[u8]) -> bool {
-        haystack
-            .windows(needle.len())
-            .any(|window| window == needle)
+        haystack.windows(needle.len()).any(|window| window == needle)
     }
 
     /// What every sched_ext object must look like for the agent to load it.
     fn assert_sched_ext_object<'a>(what: &str, object: &'a [u8]) -> Elf<'a> {
         let elf = Elf::parse(object);
         assert_eq!(elf.machine, EM_BPF, "{what}: e_machine is not EM_BPF");
-        assert!(
-            elf.section(".struct_ops.link").is_some(),
-            "{what}: no .struct_ops.link section"
-        );
+        assert!(elf.section(".struct_ops.link").is_some(), "{what}: no .struct_ops.link section");
         // libbpf needs BTF for struct_ops, kfuncs and CO-RE; DWARF is dead weight.
         assert!(elf.section(".BTF").is_some(), "{what}: no .BTF section");
-        assert!(
-            elf.section(".BTF.ext").is_some(),
-            "{what}: no .BTF.ext section"
-        );
-        let debug: Vec<&str> = elf
-            .sections
-            .iter()
-            .map(|s| s.name.as_str())
-            .filter(|name| name.contains(".debug_"))
-            .collect();
-        assert!(
-            debug.is_empty(),
-            "{what}: DWARF sections left after stripping: {debug:?}"
-        );
+        assert!(elf.section(".BTF.ext").is_some(), "{what}: no .BTF.ext section");
+        let debug: Vec<&str> =
+            elf.sections.iter().map(|s| s.name.as_str()).filter(|name| name.contains(".debug_")).collect();
+        assert!(debug.is_empty(), "{what}: DWARF sections left after stripping: {debug:?}");
         elf
     }
 
@@ -298,11 +262,7 @@ mod tests {
         assert!(!builtins().is_empty());
         for builtin in builtins() {
             let elf = assert_sched_ext_object(builtin.name, builtin.object);
-            assert!(
-                elf.section(".rodata").is_some(),
-                "{}: no .rodata section",
-                builtin.name
-            );
+            assert!(elf.section(".rodata").is_some(), "{}: no .rodata section", builtin.name);
         }
     }
 
@@ -335,26 +295,16 @@ mod tests {
             let (rodata_index, rodata) = elf.section(".rodata").unwrap();
             for param in builtin.params {
                 let what = format!("{}.{}", builtin.name, param.name);
-                let symbol = elf
-                    .symbol(param.name)
-                    .unwrap_or_else(|| panic!("{what}: no such symbol"));
+                let symbol = elf.symbol(param.name).unwrap_or_else(|| panic!("{what}: no such symbol"));
                 assert_eq!(symbol.section, rodata_index, "{what}: not in .rodata");
-                assert_eq!(
-                    symbol.size,
-                    param.kind.width(),
-                    "{what}: size does not match {:?}",
-                    param.kind
-                );
+                assert_eq!(symbol.size, param.kind.width(), "{what}: size does not match {:?}", param.kind);
                 let bytes = &elf.data(rodata)[symbol.value..symbol.value + symbol.size];
                 let compiled = match param.kind {
                     ParamKind::U32 => u32_at(bytes, 0).to_string(),
                     ParamKind::U64 => u64_at(bytes, 0).to_string(),
                     ParamKind::Bool => (bytes[0] != 0).to_string(),
                 };
-                assert_eq!(
-                    compiled, param.default,
-                    "{what}: documented default differs from the object"
-                );
+                assert_eq!(compiled, param.default, "{what}: documented default differs from the object");
                 assert!(!param.doc.is_empty(), "{what}: undocumented");
             }
         }
@@ -366,33 +316,18 @@ mod tests {
             let elf = Elf::parse(builtin.object);
             let (bss_index, _) = elf.section(".bss").expect("no .bss section");
             let symbol = elf.symbol(exit_info::SYMBOL).expect("no exit-info record");
-            assert_eq!(
-                symbol.section, bss_index,
-                "{}: exit info not in .bss",
-                builtin.name
-            );
-            assert_eq!(
-                symbol.size,
-                exit_info::SIZE,
-                "{}: exit info size",
-                builtin.name
-            );
+            assert_eq!(symbol.section, bss_index, "{}: exit info not in .bss", builtin.name);
+            assert_eq!(symbol.size, exit_info::SIZE, "{}: exit info size", builtin.name);
         }
         assert_eq!(exit_info::MSG_OFFSET + exit_info::MSG_LEN, exit_info::SIZE);
-        assert_eq!(
-            exit_info::REASON_OFFSET + exit_info::REASON_LEN,
-            exit_info::MSG_OFFSET
-        );
+        assert_eq!(exit_info::REASON_OFFSET + exit_info::REASON_LEN, exit_info::MSG_OFFSET);
     }
 
     #[test]
     fn builtins_cover_every_compiled_scheduler() {
         let mut listed: Vec<&str> = builtins().iter().map(|builtin| builtin.name).collect();
         listed.sort();
-        assert_eq!(
-            listed, COMPILED_SCHEDULERS,
-            "schedulers/ and the BUILTINS table disagree"
-        );
+        assert_eq!(listed, COMPILED_SCHEDULERS, "schedulers/ and the BUILTINS table disagree");
         assert!(builtin("no-such-scheduler").is_none());
     }
 

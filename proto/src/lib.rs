@@ -219,8 +219,7 @@ mod tests {
 
     #[test]
     fn reply_round_trips_with_outcome_tag() {
-        let reply: Reply<StoreHas> =
-            Reply::ok(StoreHas { present: vec!["a".into()], missing: vec![] });
+        let reply: Reply<StoreHas> = Reply::ok(StoreHas { present: vec!["a".into()], missing: vec![] });
         let json = serde_json::to_string(&reply).unwrap();
         assert!(json.contains(r#""outcome":"ok""#), "{json}");
         let back: Reply<StoreHas> = serde_json::from_str(&json).unwrap();
@@ -229,11 +228,8 @@ mod tests {
 
     #[test]
     fn error_reply_carries_kind() {
-        let reply: Reply<()> = Reply::error(AgentError {
-            kind: ErrorKind::DigestMismatch,
-            message: "m".into(),
-            verifier_log: None,
-        });
+        let reply: Reply<()> =
+            Reply::error(AgentError { kind: ErrorKind::DigestMismatch, message: "m".into(), verifier_log: None });
         let json = serde_json::to_string(&reply).unwrap();
         assert!(json.contains(r#""kind":"digest_mismatch""#), "{json}");
     }

@@ -10,7 +10,7 @@
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use schedfleet_proto::{ActiveScheduler, Activated, AgentState, ErrorKind};
+use schedfleet_proto::{Activated, ActiveScheduler, AgentState, ErrorKind};
 
 use crate::cli::ActivateArgs;
 use crate::error::{Failure, Result};
@@ -31,7 +31,11 @@ pub fn run(args: ActivateArgs) -> Result<Activated> {
     let kernel = sched::kernel::read()?;
     let previous = if kernel.state != "disabled" {
         if !args.replace || !sched::link::is_pinned() {
-            let whose = if sched::link::is_pinned() { "loaded by schedfleet; pass --replace to switch" } else { "not loaded by schedfleet" };
+            let whose = if sched::link::is_pinned() {
+                "loaded by schedfleet; pass --replace to switch"
+            } else {
+                "not loaded by schedfleet"
+            };
             return Err(Failure::new(
                 ErrorKind::AlreadyActive,
                 format!("scheduler `{}` is already active ({whose})", kernel.ops.as_deref().unwrap_or("?")),
@@ -40,6 +44,13 @@ pub fn run(args: ActivateArgs) -> Result<Activated> {
         super::deactivate::remove_ours()?;
         st.active.take()
     } else {
+        // The kernel runs its default scheduler. A pin left behind means our
+        // scheduler was ejected by the kernel: the pin holds a dead link and
+        // would block the new one.
+        if sched::link::unpin()? {
+            log::info("removed the pin of a scheduler the kernel had already disabled");
+        }
+        st.active.take();
         None
     };
 
@@ -106,7 +117,10 @@ fn restore(previous: Option<ActiveScheduler>, st: &mut AgentState) -> String {
         }
         Err(e) => {
             let _ = state::save(st);
-            format!("; restoring the previous scheduler `{}` failed too ({}); the host runs the kernel's default scheduler", prev.ops, e.message)
+            format!(
+                "; restoring the previous scheduler `{}` failed too ({}); the host runs the kernel's default scheduler",
+                prev.ops, e.message
+            )
         }
     }
 }

@@ -19,7 +19,9 @@ pub fn agrees(kernel: &KernelSchedExt, active: Option<&ActiveScheduler>) -> bool
     match active {
         None => kernel.state == "disabled",
         Some(a) => {
-            kernel.state == "enabled" && kernel.ops.as_deref() == Some(a.ops.as_str()) && kernel.enable_seq == a.enable_seq
+            kernel.state == "enabled"
+                && kernel.ops.as_deref() == Some(a.ops.as_str())
+                && kernel.enable_seq == a.enable_seq
         }
     }
 }

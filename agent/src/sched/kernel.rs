@@ -31,7 +31,11 @@ pub fn read() -> Result<KernelSchedExt> {
     })?;
     let loaded = state != "disabled";
     let ops = if loaded { read_trimmed("root/ops").filter(|s| !s.is_empty()) } else { None };
-    let events = if loaded { read_trimmed("root/events").map(|s| parse_events(&s)).unwrap_or_default() } else { BTreeMap::new() };
+    let events = if loaded {
+        read_trimmed("root/events").map(|s| parse_events(&s)).unwrap_or_default()
+    } else {
+        BTreeMap::new()
+    };
     Ok(KernelSchedExt {
         state,
         ops,
@@ -77,11 +81,7 @@ pub fn wait_until(timeout: Duration, done: impl Fn(&KernelSchedExt) -> bool) -> 
 pub fn last_kernel_message() -> Option<String> {
     use std::io::Read;
     use std::os::unix::fs::OpenOptionsExt;
-    let mut kmsg = std::fs::OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_NONBLOCK)
-        .open("/dev/kmsg")
-        .ok()?;
+    let mut kmsg = std::fs::OpenOptions::new().read(true).custom_flags(libc::O_NONBLOCK).open("/dev/kmsg").ok()?;
     let mut last = None;
     let mut buf = vec![0u8; 8192];
     loop {

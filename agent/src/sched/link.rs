@@ -30,7 +30,11 @@ pub fn prepare_pin_dir() -> Result<()> {
     if !bpffs.is_dir() {
         return Err(Failure::new(
             schedfleet_proto::ErrorKind::Internal,
-            format!("bpffs is not mounted at `{}`; mount it with `mount -t bpf bpf {}`", bpffs.display(), bpffs.display()),
+            format!(
+                "bpffs is not mounted at `{}`; mount it with `mount -t bpf bpf {}`",
+                bpffs.display(),
+                bpffs.display()
+            ),
         ));
     }
     std::fs::create_dir_all(dir).map_err(|e| Failure::io("create", &dir.display().to_string(), e))

@@ -50,9 +50,9 @@ fn bad_object(msg: impl Into<String>) -> Failure {
 
 pub fn prepare(bytes: &[u8], params: &BTreeMap<String, String>) -> Result<Prepared> {
     libbpf_log::take();
-    let mut open = ObjectBuilder::default().open_memory(bytes).map_err(|e| {
-        bad_object(format!("not a loadable BPF object: {e}: {}", libbpf_log::take().trim()))
-    })?;
+    let mut open = ObjectBuilder::default()
+        .open_memory(bytes)
+        .map_err(|e| bad_object(format!("not a loadable BPF object: {e}: {}", libbpf_log::take().trim())))?;
     let (map_name, ops_name_offset, slots) = {
         // SAFETY: the pointer comes from a live OpenObject that outlives `btf`.
         let btf = Btf::from_bpf_object(unsafe { open.as_libbpf_object().as_ref() })
@@ -98,7 +98,11 @@ fn find_sched_ext_ops(btf: &Btf<'_>) -> Result<(String, usize)> {
         [] => return Err(bad_object("the object declares no `struct sched_ext_ops`: it is not a sched_ext scheduler")),
         many => {
             let names: Vec<_> = many.iter().map(|f| f.1.as_str()).collect();
-            return Err(bad_object(format!("the object declares {} sched_ext_ops ({}); exactly one is supported", many.len(), names.join(", "))));
+            return Err(bad_object(format!(
+                "the object declares {} sched_ext_ops ({}); exactly one is supported",
+                many.len(),
+                names.join(", ")
+            )));
         }
     };
     if section != ".struct_ops.link" {
@@ -141,7 +145,11 @@ fn rodata_slots(btf: &Btf<'_>) -> BTreeMap<String, ParamSlot> {
     slots
 }
 
-fn set_params(open: &mut OpenObject, slots: &BTreeMap<String, ParamSlot>, params: &BTreeMap<String, String>) -> Result<()> {
+fn set_params(
+    open: &mut OpenObject,
+    slots: &BTreeMap<String, ParamSlot>,
+    params: &BTreeMap<String, String>,
+) -> Result<()> {
     if params.is_empty() {
         return Ok(());
     }
@@ -151,7 +159,10 @@ fn set_params(open: &mut OpenObject, slots: &BTreeMap<String, ParamSlot>, params
             let known: Vec<_> = slots.keys().map(String::as_str).collect();
             Failure::new(
                 ErrorKind::BadParam,
-                format!("the scheduler has no parameter `{name}`; it has: {}", if known.is_empty() { "none".into() } else { known.join(", ") }),
+                format!(
+                    "the scheduler has no parameter `{name}`; it has: {}",
+                    if known.is_empty() { "none".into() } else { known.join(", ") }
+                ),
             )
         })?;
         encoded.push((slot.offset, encode(name, value, slot)?));
@@ -183,11 +194,8 @@ fn encode(name: &str, value: &str, slot: &ParamSlot) -> Result<Vec<u8>> {
     } else {
         value.parse::<i128>().map_err(|_| bad("expected an integer"))?
     };
-    let (min, max) = if slot.signed {
-        (-(1i128 << (bits - 1)), (1i128 << (bits - 1)) - 1)
-    } else {
-        (0, (1i128 << bits) - 1)
-    };
+    let (min, max) =
+        if slot.signed { (-(1i128 << (bits - 1)), (1i128 << (bits - 1)) - 1) } else { (0, (1i128 << bits) - 1) };
     if as_i128 < min || as_i128 > max {
         return Err(bad(&format!("out of range {min}..={max}")));
     }
@@ -219,11 +227,8 @@ impl Loaded {
     pub fn attach_and_pin(mut self) -> Result<()> {
         super::link::prepare_pin_dir()?;
         let map_name = self.map_name.clone();
-        let mut map = self
-            .object
-            .maps_mut()
-            .find(|m| m.name() == OsStr::new(&map_name))
-            .expect("struct_ops map survives load");
+        let mut map =
+            self.object.maps_mut().find(|m| m.name() == OsStr::new(&map_name)).expect("struct_ops map survives load");
         libbpf_log::take();
         let mut link: Link = map.attach_struct_ops().map_err(|e| {
             let reason = super::kernel::last_kernel_message().unwrap_or_else(|| libbpf_log::take().trim().to_owned());

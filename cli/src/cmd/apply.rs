@@ -85,7 +85,8 @@ fn confirm(desired: &config::DesiredState) -> Result<bool> {
 fn print_table(report: &ApplyReport) {
     println!("{:<20} {:<12} {:<14} {:<13} {:>8}  DETAIL", "HOST", "OUTCOME", "SCHEDULER", "ARTIFACT", "TIME");
     for h in &report.hosts {
-        let outcome = serde_json::to_value(h.outcome).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default();
+        let outcome =
+            serde_json::to_value(h.outcome).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default();
         let detail = match (&h.message, h.bytes_sent) {
             (Some(m), _) => m.clone(),
             (None, 0) => "nothing sent".to_owned(),

@@ -47,9 +47,9 @@ fn status(args: LabStatusArgs) -> anyhow::Result<u8> {
     let lab = open(args.dir)?;
     let survey = lab.survey()?;
     for stale in &survey.stale {
-        let pid = stale.pid.map_or_else(|| "an unreadable PID".to_owned(), |pid| format!("PID {pid}"));
+        let pid = stale.pid.map_or_else(|| "is unreadable".to_owned(), |pid| format!("names pid {pid}, which is gone"));
         eprintln!(
-            "lab: {}: not running (its PID file names {pid}, which is no lab VM); `schedfleet lab up` restarts it",
+            "lab: {}: not running (its PID file {pid}); `schedfleet lab up` restarts it, `schedfleet lab down` forgets it",
             stale.name
         );
     }
@@ -78,11 +78,16 @@ fn report(event: LabEvent) {
             bytes as f64 / (1024.0 * 1024.0),
             if rebuilt { format!("built in {}", seconds(took)) } else { "cached".to_owned() }
         ),
+        LabEvent::KernelReady { path, fallback_reason } => match fallback_reason {
+            None => format!("kernel `{}`", path.display()),
+            Some(why) => format!("kernel `{}` (compressed, boots slower: {why})", path.display()),
+        },
         LabEvent::Kept { name, pid, port } => format!("{name}: already running (pid {pid}, port {port})"),
         LabEvent::Started { name, pid, port, console } => {
             format!("{name}: booting (pid {pid}, port {port}, console `{}`)", console.display())
         }
-        LabEvent::Ready { name, boot } => format!("{name}: ssh answered after {}", seconds(boot)),
+        LabEvent::Ready { name, took, kept: false } => format!("{name}: ssh answered after {}", seconds(took)),
+        LabEvent::Ready { name, took, kept: true } => format!("{name}: ssh answers ({})", seconds(took)),
         LabEvent::Extra { name, pid } => {
             format!("{name}: also running (pid {pid}), beyond the hosts asked for; `schedfleet lab down` stops it")
         }

@@ -30,11 +30,26 @@ fn apply_fails_with(repo: &ConfigRepo, extra: &[&str], expected: &[&str]) {
 
 #[test]
 fn malformed_config_exits_2_naming_file_and_line() {
-    apply_fails_with(&repo_with(&[("fleet.yaml", "assignments:\n  - hosts: all\n    schedulr: simple\n")]), &[], &["fleet.yaml", "schedulr", "3"]);
-    apply_fails_with(&repo_with(&[("fleet.yaml", "assignments:\n  - hosts: all\n    scheduler: nope\n")]), &[], &["schedulers/nope.yaml"]);
-    apply_fails_with(&repo_with(&[("fleet.yaml", "assignments:\n  - hosts: 'gpu-*'\n    scheduler: simple\n")]), &[], &["gpu-*", "matches no host"]);
     apply_fails_with(
-        &repo_with(&[("fleet.yaml", "assignments:\n  - hosts: all\n    scheduler: simple\n    params: { slice_ns: 1 }\n")]),
+        &repo_with(&[("fleet.yaml", "assignments:\n  - hosts: all\n    schedulr: simple\n")]),
+        &[],
+        &["fleet.yaml", "schedulr", "3"],
+    );
+    apply_fails_with(
+        &repo_with(&[("fleet.yaml", "assignments:\n  - hosts: all\n    scheduler: nope\n")]),
+        &[],
+        &["schedulers/nope.yaml"],
+    );
+    apply_fails_with(
+        &repo_with(&[("fleet.yaml", "assignments:\n  - hosts: 'gpu-*'\n    scheduler: simple\n")]),
+        &[],
+        &["gpu-*", "matches no host"],
+    );
+    apply_fails_with(
+        &repo_with(&[(
+            "fleet.yaml",
+            "assignments:\n  - hosts: all\n    scheduler: simple\n    params: { slice_ns: 1 }\n",
+        )]),
         &[],
         &["slice_ns", "outside"],
     );
@@ -43,7 +58,11 @@ fn malformed_config_exits_2_naming_file_and_line() {
         &[],
         &["leaves the config directory"],
     );
-    apply_fails_with(&repo_with(&[("inventory.yaml", "hosts:\n  '-oProxyCommand=x': {}\n")]), &[], &["not a valid host name"]);
+    apply_fails_with(
+        &repo_with(&[("inventory.yaml", "hosts:\n  '-oProxyCommand=x': {}\n")]),
+        &[],
+        &["not a valid host name"],
+    );
 }
 
 #[test]

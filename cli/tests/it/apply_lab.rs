@@ -17,7 +17,12 @@ fn apply(lab: &TestLab, repo: &ConfigRepo, extra: &[&str]) -> (Option<i32>, serd
 }
 
 fn outcome<'a>(report: &'a serde_json::Value, host: &str) -> &'a serde_json::Value {
-    report["hosts"].as_array().unwrap().iter().find(|h| h["host"] == host).unwrap_or_else(|| panic!("{host} missing: {report}"))
+    report["hosts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|h| h["host"] == host)
+        .unwrap_or_else(|| panic!("{host} missing: {report}"))
 }
 
 fn enable_seq(h: &SshHost) -> u64 {
@@ -33,7 +38,12 @@ fn apply_simple_to_lab_and_back() {
     let simple_digest = sha256_hex(simple);
 
     for h in &lab.hosts {
-        assert_eq!(h.ssh_ok(&["cat", "/sys/kernel/sched_ext/state"]), "disabled", "{} starts on the default scheduler", h.name);
+        assert_eq!(
+            h.ssh_ok(&["cat", "/sys/kernel/sched_ext/state"]),
+            "disabled",
+            "{} starts on the default scheduler",
+            h.name
+        );
     }
 
     // 1. First apply: agent and object pushed, `simple` active everywhere.
@@ -62,7 +72,10 @@ fn apply_simple_to_lab_and_back() {
     assert_eq!(enable_seq(lab1), seq, "an unchanged host was not reloaded");
 
     // 3. New parameters, same object: reloaded, still no artifact bytes sent.
-    repo.write("fleet.yaml", "assignments:\n  - hosts: 'lab-*'\n    scheduler: simple\n    params: { slice_ns: 2000000 }\n");
+    repo.write(
+        "fleet.yaml",
+        "assignments:\n  - hosts: 'lab-*'\n    scheduler: simple\n    params: { slice_ns: 2000000 }\n",
+    );
     let commit = repo.commit("shorter slices");
     let (code, report) = apply(&lab, &repo, &["--limit", "lab-1"]);
     assert_eq!(code, Some(0), "{report}");
@@ -80,7 +93,8 @@ fn apply_simple_to_lab_and_back() {
     let mid = corrupted.len() / 2;
     corrupted[mid] ^= 0xff;
     lab1.put("/tmp/corrupted.bpf.o", &corrupted);
-    let (ok, reply) = lab1.agent(&agent_path, &["activate", "/tmp/corrupted.bpf.o", "--sha256", &simple_digest, "--replace"]);
+    let (ok, reply) =
+        lab1.agent(&agent_path, &["activate", "/tmp/corrupted.bpf.o", "--sha256", &simple_digest, "--replace"]);
     assert!(!ok);
     assert_eq!(reply["error"]["kind"], "digest_mismatch", "{reply}");
     assert_eq!(lab1.sched_ext(), ("enabled".to_owned(), "simple".to_owned()));
@@ -91,7 +105,8 @@ fn apply_simple_to_lab_and_back() {
     let broken = schedfleet_bpf::testing::BROKEN_VERIFIER;
     lab1.put("/tmp/broken.bpf.o", broken);
     let broken_digest = sha256_hex(broken);
-    let (ok, reply) = lab1.agent(&agent_path, &["activate", "/tmp/broken.bpf.o", "--sha256", &broken_digest, "--replace"]);
+    let (ok, reply) =
+        lab1.agent(&agent_path, &["activate", "/tmp/broken.bpf.o", "--sha256", &broken_digest, "--replace"]);
     assert!(!ok);
     assert_eq!(reply["error"]["kind"], "verifier_rejected", "{reply}");
     let log = reply["error"]["verifier_log"].as_str().expect("the verifier's log tail is reported");
@@ -101,7 +116,10 @@ fn apply_simple_to_lab_and_back() {
     assert_eq!(enable_seq(lab1), seq);
 
     // 6. Activating without --replace while a scheduler runs is refused.
-    let (ok, reply) = lab1.agent(&agent_path, &["activate", &format!("{}/{simple_digest}", schedfleet_proto::STORE_DIR), "--sha256", &simple_digest]);
+    let (ok, reply) = lab1.agent(
+        &agent_path,
+        &["activate", &format!("{}/{simple_digest}", schedfleet_proto::STORE_DIR), "--sha256", &simple_digest],
+    );
     assert!(!ok);
     assert_eq!(reply["error"]["kind"], "already_active", "{reply}");
     assert_eq!(enable_seq(lab1), seq);
@@ -117,7 +135,11 @@ fn apply_simple_to_lab_and_back() {
     let r = outcome(&report, "lab-1");
     assert_eq!(r["outcome"], "failed");
     assert!(r["message"].as_str().unwrap().contains("refused to load"), "{r}");
-    assert_eq!(lab1.sched_ext(), ("enabled".to_owned(), "simple".to_owned()), "a failed apply leaves the previous scheduler");
+    assert_eq!(
+        lab1.sched_ext(),
+        ("enabled".to_owned(), "simple".to_owned()),
+        "a failed apply leaves the previous scheduler"
+    );
 
     // 8. Deactivate: the kernel's default scheduler is back.
     for h in &lab.hosts {

@@ -14,7 +14,13 @@ fn apply(sshd: &LoopbackSshd, known_hosts: &std::path::Path) -> std::process::Ou
     repo.commit("all hosts");
     let inv = tempfile::NamedTempFile::new().unwrap();
     std::fs::write(inv.path(), sshd.inventory(known_hosts)).unwrap();
-    run(schedfleet().arg("apply").arg("--repo").arg(repo.path()).arg("--inventory").arg(inv.path()).args(["--yes", "--json"]))
+    run(schedfleet()
+        .arg("apply")
+        .arg("--repo")
+        .arg(repo.path())
+        .arg("--inventory")
+        .arg(inv.path())
+        .args(["--yes", "--json"]))
 }
 
 #[test]
@@ -51,7 +57,10 @@ fn unknown_or_changed_host_key_is_refused() {
         let host = &report["hosts"][0];
         assert_eq!(host["outcome"], "unreachable", "{report}");
         let msg = host["message"].as_str().unwrap();
-        assert!(msg.contains("Host key verification failed") || msg.contains("HOST IDENTIFICATION HAS CHANGED"), "{msg}");
+        assert!(
+            msg.contains("Host key verification failed") || msg.contains("HOST IDENTIFICATION HAS CHANGED"),
+            "{msg}"
+        );
         assert_eq!(host["bytes_sent"], 0);
     }
     // The unknown key was not added behind our back.

@@ -5,5 +5,5 @@
 mod apply_input;
 mod apply_lab;
 mod apply_loopback;
-// mod lab;
+mod lab;
 mod support;

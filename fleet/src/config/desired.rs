@@ -42,8 +42,9 @@ pub struct HostPlan {
 }
 
 fn required(repo: &ConfigRepo, file: &str) -> Result<Vec<u8>> {
-    repo.read(file)?
-        .ok_or_else(|| BadInput::new(format!("`{file}` is not in commit {}; commit it first", &repo.commit_id()[..12])).into())
+    repo.read(file)?.ok_or_else(|| {
+        BadInput::new(format!("`{file}` is not in commit {}; commit it first", &repo.commit_id()[..12])).into()
+    })
 }
 
 pub fn load(repo: &ConfigRepo, opts: &LoadOptions<'_>) -> Result<DesiredState> {
@@ -51,10 +52,13 @@ pub fn load(repo: &ConfigRepo, opts: &LoadOptions<'_>) -> Result<DesiredState> {
     let inventory = match opts.inventory_override {
         Some(path) => {
             let shown = path.display().to_string();
-            let bytes = std::fs::read(path).map_err(|e| BadInput::new(format!("cannot read inventory `{shown}`: {e}")))?;
+            let bytes =
+                std::fs::read(path).map_err(|e| BadInput::new(format!("cannot read inventory `{shown}`: {e}")))?;
             inventory::resolve(&shown, yaml::parse::<InventoryFile>(&shown, &bytes)?)?
         }
-        None => inventory::resolve("inventory.yaml", yaml::parse("inventory.yaml", &required(repo, "inventory.yaml")?)?)?,
+        None => {
+            inventory::resolve("inventory.yaml", yaml::parse("inventory.yaml", &required(repo, "inventory.yaml")?)?)?
+        }
     };
 
     let assignments = fleet
@@ -69,7 +73,11 @@ pub fn load(repo: &ConfigRepo, opts: &LoadOptions<'_>) -> Result<DesiredState> {
         .collect::<Result<Vec<_>, _>>()?;
     for (pattern, _) in &assignments {
         if !inventory.iter().any(|h| pattern.matches(&h.name)) {
-            return Err(BadInput::new(format!("`fleet.yaml`: host pattern `{}` matches no host of the inventory", pattern.as_str())).into());
+            return Err(BadInput::new(format!(
+                "`fleet.yaml`: host pattern `{}` matches no host of the inventory",
+                pattern.as_str()
+            ))
+            .into());
         }
     }
 
@@ -105,9 +113,8 @@ fn load_scheduler(repo: &ConfigRepo, name: &str) -> Result<(SchedulerFile, Artif
         BadInput::new(format!("`fleet.yaml` assigns scheduler `{name}`, but `{file}` is not in the commit"))
     })?;
     let decl: SchedulerFile = yaml::parse(&file, &bytes)?;
-    let artifact = Source::parse(&file, &decl.source)?
-        .artifact(&file, repo)
-        .with_context(|| format!("scheduler `{name}`"))?;
+    let artifact =
+        Source::parse(&file, &decl.source)?.artifact(&file, repo).with_context(|| format!("scheduler `{name}`"))?;
     Ok((decl, artifact))
 }
 
@@ -130,7 +137,10 @@ fn params_for(
     }
     for (name, d) in &decl.params {
         if let (false, Some(default)) = (out.contains_key(name), &d.default) {
-            out.insert(name.clone(), d.check(name, default).map_err(|why| BadInput::new(format!("`{file}`: default: {why}")))?);
+            out.insert(
+                name.clone(),
+                d.check(name, default).map_err(|why| BadInput::new(format!("`{file}`: default: {why}")))?,
+            );
         }
     }
     Ok(out)

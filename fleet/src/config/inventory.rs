@@ -85,7 +85,9 @@ pub fn resolve(file: &str, inv: InventoryFile) -> Result<Vec<Host>, BadInput> {
             let ssh = match connection {
                 Connection::Lab => {
                     if h.address.is_some() || h.port.is_some() {
-                        return Err(BadInput::new(at("`connection: lab` hosts take address and port from the lab; remove them")));
+                        return Err(BadInput::new(at(
+                            "`connection: lab` hosts take address and port from the lab; remove them",
+                        )));
                     }
                     None
                 }
@@ -126,7 +128,10 @@ pub fn check_name(name: &str) -> Result<(), String> {
     if ok {
         Ok(())
     } else {
-        Err(format!("`{}` is not a valid host name (letters, digits, `-`, `_`, `.`; starting with a letter or digit)", name.escape_debug()))
+        Err(format!(
+            "`{}` is not a valid host name (letters, digits, `-`, `_`, `.`; starting with a letter or digit)",
+            name.escape_debug()
+        ))
     }
 }
 
@@ -203,7 +208,8 @@ mod shipped_inventories {
     #[test]
     fn every_shipped_inventory_resolves() {
         let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
-        let mut files: Vec<_> = std::fs::read_dir(root.join("inventories")).unwrap().map(|e| e.unwrap().path()).collect();
+        let mut files: Vec<_> =
+            std::fs::read_dir(root.join("inventories")).unwrap().map(|e| e.unwrap().path()).collect();
         files.push(root.join("examples/quickstart/inventory.yaml"));
         assert!(files.len() >= 3);
         for f in files {

@@ -15,8 +15,12 @@ impl HostPattern {
         if alternatives.iter().any(|a| a.is_empty()) {
             return Err(BadInput::new(format!("host pattern `{text}` has an empty part")));
         }
-        if let Some(bad) = alternatives.iter().find(|a| !a.chars().all(|c| c.is_ascii_alphanumeric() || "-_.*?[]".contains(c))) {
-            return Err(BadInput::new(format!("host pattern `{text}`: `{bad}` has characters that are not allowed in host names or globs")));
+        if let Some(bad) =
+            alternatives.iter().find(|a| !a.chars().all(|c| c.is_ascii_alphanumeric() || "-_.*?[]".contains(c)))
+        {
+            return Err(BadInput::new(format!(
+                "host pattern `{text}`: `{bad}` has characters that are not allowed in host names or globs"
+            )));
         }
         Ok(HostPattern { text: text.to_owned(), alternatives })
     }

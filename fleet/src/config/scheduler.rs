@@ -82,7 +82,10 @@ impl Source {
             Source::Builtin(name) => {
                 let b = schedfleet_bpf::builtin(name).ok_or_else(|| {
                     let known: Vec<_> = schedfleet_bpf::builtins().iter().map(|b| b.name).collect();
-                    BadInput::new(format!("`{file}`: no builtin scheduler `{name}`; builtins are: {}", known.join(", ")))
+                    BadInput::new(format!(
+                        "`{file}`: no builtin scheduler `{name}`; builtins are: {}",
+                        known.join(", ")
+                    ))
                 })?;
                 Ok(Artifact::new(format!("builtin:{name}"), b.object))
             }

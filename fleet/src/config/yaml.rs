@@ -12,7 +12,10 @@ pub const MAX_FILE_BYTES: usize = 4 << 20;
 
 pub fn parse<T: DeserializeOwned>(file: &str, bytes: &[u8]) -> Result<T, BadInput> {
     if bytes.len() > MAX_FILE_BYTES {
-        return Err(BadInput::new(format!("`{file}` is {} bytes; config files are limited to {MAX_FILE_BYTES}", bytes.len())));
+        return Err(BadInput::new(format!(
+            "`{file}` is {} bytes; config files are limited to {MAX_FILE_BYTES}",
+            bytes.len()
+        )));
     }
     let text = std::str::from_utf8(bytes).map_err(|e| {
         let line = bytes[..e.valid_up_to()].iter().filter(|&&b| b == b'\n').count() + 1;

@@ -58,7 +58,13 @@ impl<'s> RemoteAgent<'s> {
         self.call(&["store", "put", digest], Some(bytes)).await
     }
 
-    pub async fn activate(&self, object: &str, digest: &str, params: &[(String, String)], commit: &str) -> Result<Activated, AgentCallError> {
+    pub async fn activate(
+        &self,
+        object: &str,
+        digest: &str,
+        params: &[(String, String)],
+        commit: &str,
+    ) -> Result<Activated, AgentCallError> {
         let pairs: Vec<String> = params.iter().map(|(k, v)| format!("{k}={v}")).collect();
         let mut args = vec!["activate", object, "--sha256", digest, "--commit", commit, "--replace"];
         for p in &pairs {

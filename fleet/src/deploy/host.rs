@@ -11,7 +11,13 @@ use super::ApplyOptions;
 use crate::config::{HostPlan, SshTarget};
 use crate::transport::{ControlDir, HostSession};
 
-pub async fn apply_one(plan: &HostPlan, target: Option<SshTarget>, commit: &str, opts: &ApplyOptions, control: &ControlDir) -> HostReport {
+pub async fn apply_one(
+    plan: &HostPlan,
+    target: Option<SshTarget>,
+    commit: &str,
+    opts: &ApplyOptions,
+    control: &ControlDir,
+) -> HostReport {
     let started = Instant::now();
     let mut report = HostReport {
         host: plan.host.name.clone(),
@@ -41,7 +47,9 @@ pub async fn apply_one(plan: &HostPlan, target: Option<SshTarget>, commit: &str,
     report.message = message;
     report.elapsed_ms = started.elapsed().as_millis() as u64;
     match outcome {
-        o if o.is_failure() => tracing::warn!(host = %report.host, ?outcome, message = report.message.as_deref().unwrap_or(""), "host not applied"),
+        o if o.is_failure() => {
+            tracing::warn!(host = %report.host, ?outcome, message = report.message.as_deref().unwrap_or(""), "host not applied")
+        }
         _ => tracing::info!(host = %report.host, ?outcome, elapsed_ms = report.elapsed_ms, "host done"),
     }
     report
@@ -51,7 +59,13 @@ fn failed(e: PushError) -> (Outcome, String) {
     (Outcome::Failed, e.to_string())
 }
 
-async fn converge(s: &HostSession, plan: &HostPlan, commit: &str, opts: &ApplyOptions, report: &mut HostReport) -> Result<Outcome, (Outcome, String)> {
+async fn converge(
+    s: &HostSession,
+    plan: &HostPlan,
+    commit: &str,
+    opts: &ApplyOptions,
+    report: &mut HostReport,
+) -> Result<Outcome, (Outcome, String)> {
     let pre = push::preflight(s).await.map_err(|e| (Outcome::Unreachable, e.to_string()))?;
     if pre.sched_ext_state.is_none() {
         return Err((
@@ -71,10 +85,8 @@ async fn converge(s: &HostSession, plan: &HostPlan, commit: &str, opts: &ApplyOp
     report.bytes_sent += push::ensure_artifact(&agent, &plan.artifact).await.map_err(failed)?;
     let object = format!("{STORE_DIR}/{}", plan.artifact.digest);
     let params: Vec<(String, String)> = plan.params.clone().into_iter().collect();
-    let activated = agent
-        .activate(&object, plan.artifact.digest.as_str(), &params, commit)
-        .await
-        .map_err(|e| failed(e.into()))?;
+    let activated =
+        agent.activate(&object, plan.artifact.digest.as_str(), &params, commit).await.map_err(|e| failed(e.into()))?;
     report.load_ms = Some(activated.load_ms);
     Ok(Outcome::Changed)
 }

@@ -70,7 +70,12 @@ pub async fn ensure_agent(s: &HostSession, agent: &Artifact) -> Result<u64, Push
     step(s, "mkdir", &["-p", STORE_DIR]).await?;
     let out = s.run_with_input("dd", &[&format!("of={tmp}"), "bs=65536"], Some(&agent.bytes)).await?;
     if !out.success() {
-        return Err(PushError::Step { host: s.host().to_owned(), step: format!("dd of={tmp}"), code: out.code, stderr: out.stderr });
+        return Err(PushError::Step {
+            host: s.host().to_owned(),
+            step: format!("dd of={tmp}"),
+            code: out.code,
+            stderr: out.stderr,
+        });
     }
     let sum = step(s, "sha256sum", &[&tmp]).await?;
     let got = sum.split_whitespace().next().unwrap_or("").to_owned();

@@ -28,6 +28,8 @@ pub struct HostTools {
     pub ssh: PathBuf,
     pub ssh_keygen: PathBuf,
     pub ldd: PathBuf,
+    /// Optional: unpacks the kernel for a faster boot (see `kernel.rs`).
+    pub zstd: Option<PathBuf>,
 }
 
 impl HostTools {
@@ -43,6 +45,7 @@ impl HostTools {
             ssh: fixed("/usr/bin/ssh")?,
             ssh_keygen: fixed("/usr/bin/ssh-keygen")?,
             ldd: on_path("ldd")?,
+            zstd: on_path("zstd").ok(),
         })
     }
 }

@@ -168,12 +168,8 @@ pub fn write_vm_initrd(base: &BaseImage, vm: &VmPaths, client_public_key: &Path)
     let dest = vm.initrd();
     let tmp = dest.with_extension("cpio.tmp");
     let _ = fs::remove_file(&tmp);
-    let mut out = OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(&tmp)
-        .map_err(io_err("create", &tmp))?;
+    let mut out =
+        OpenOptions::new().write(true).create_new(true).mode(0o600).open(&tmp).map_err(io_err("create", &tmp))?;
     let mut base_file = File::open(&base.path).map_err(io_err("read", &base.path))?;
     std::io::copy(&mut base_file, &mut out).map_err(io_err("write", &tmp))?;
     let out = vm_tree(vm, client_public_key)?.write(BufWriter::new(out), &tmp)?;
@@ -188,7 +184,8 @@ mod tests {
 
     #[test]
     fn init_and_sshd_config_say_what_the_contract_needs() {
-        for needle in ["/sys/fs/bpf", "/var/lib/schedfleet", "insmod", "10.0.2.15/24", "10.0.2.2", "/usr/sbin/sshd -D"] {
+        for needle in ["/sys/fs/bpf", "/var/lib/schedfleet", "insmod", "10.0.2.15/24", "10.0.2.2", "/usr/sbin/sshd -D"]
+        {
             assert!(INIT.contains(needle), "lab/init lacks `{needle}`");
         }
         for needle in [

@@ -20,7 +20,9 @@ pub struct LabLayout {
 impl LabLayout {
     /// `dir`, else `SCHEDFLEET_LAB_DIR`, else
     /// `${XDG_STATE_HOME:-$HOME/.local/state}/schedfleet/lab`; made absolute,
-    /// because qemu runs with `/` as its working directory.
+    /// because qemu runs with `/` as its working directory, and canonical
+    /// as far as it exists, because a VM is recognised by the path of its
+    /// PID file: two spellings of one lab must give one path.
     pub fn resolve(dir: Option<PathBuf>) -> Result<Self, LabError> {
         let root = match dir.or_else(|| env_path("SCHEDFLEET_LAB_DIR")) {
             Some(dir) => dir,
@@ -29,9 +31,9 @@ impl LabLayout {
                 None => env_path("HOME").ok_or(LabError::NoLabDir)?.join(".local/state/schedfleet/lab"),
             },
         };
-        let root = std::path::absolute(&root)
-            .map_err(|source| LabError::Io { action: "resolve", path: root.clone(), source })?;
-        Ok(LabLayout { root })
+        let absolute =
+            std::path::absolute(&root).map_err(|source| LabError::Io { action: "resolve", path: root, source })?;
+        Ok(LabLayout { root: canonical_prefix(&absolute) })
     }
 
     pub fn root(&self) -> &Path {
@@ -83,6 +85,25 @@ impl LabLayout {
             .collect();
         indices.sort_unstable();
         Ok(indices.into_iter().map(|i| self.vm(i)).collect())
+    }
+}
+
+/// `path` with its longest existing prefix canonicalized (symlinks and
+/// `..` resolved), the rest appended as given.
+fn canonical_prefix(path: &Path) -> PathBuf {
+    let mut rest = Vec::new();
+    let mut existing = path;
+    loop {
+        if let Ok(canonical) = existing.canonicalize() {
+            return rest.iter().rev().fold(canonical, |acc: PathBuf, part| acc.join(part));
+        }
+        match (existing.parent(), existing.file_name()) {
+            (Some(parent), Some(name)) => {
+                rest.push(name.to_owned());
+                existing = parent;
+            }
+            _ => return path.to_owned(),
+        }
     }
 }
 
@@ -162,6 +183,18 @@ mod tests {
         let layout = LabLayout::resolve(Some(dir.path().to_owned())).unwrap();
         let names: Vec<String> = layout.existing_vms().unwrap().into_iter().map(|v| v.name).collect();
         assert_eq!(names, ["lab-1", "lab-2", "lab-10"]);
+    }
+
+    #[test]
+    fn symlinked_spellings_resolve_to_one_path() {
+        let dir = tempfile::tempdir().unwrap();
+        let real = dir.path().join("real");
+        std::fs::create_dir(&real).unwrap();
+        std::os::unix::fs::symlink(&real, dir.path().join("link")).unwrap();
+        let via_link = LabLayout::resolve(Some(dir.path().join("link/lab"))).unwrap();
+        let direct = LabLayout::resolve(Some(real.join("lab"))).unwrap();
+        assert_eq!(via_link.root(), direct.root());
+        assert!(via_link.root().ends_with("real/lab"));
     }
 
     #[test]

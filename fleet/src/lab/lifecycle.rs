@@ -17,7 +17,8 @@ use std::time::{Duration, Instant};
 
 use super::error::{io_err, LabError};
 use super::host::{env_path, HostTools, KernelCache};
-use super::image::{ensure_base_image, write_vm_initrd};
+use super::image::{ensure_base_image, write_vm_initrd, BaseImage};
+use super::kernel::boot_kernel;
 use super::keys::{ensure_key_pair, read_public_key, write_known_hosts};
 use super::layout::{LabLayout, VmPaths};
 use super::state::{previous_port, LabHost, LabSurvey, StaleVm};
@@ -38,13 +39,16 @@ pub enum LabEvent {
     WaitingForLock { lock: PathBuf },
     /// The base image is ready; `rebuilt` is false when the cached one was reused.
     ImageReady { path: PathBuf, bytes: u64, rebuilt: bool, took: Duration },
+    /// The kernel image qemu boots; `fallback_reason` says why it is the
+    /// (slower) compressed one.
+    KernelReady { path: PathBuf, fallback_reason: Option<String> },
     /// A VM that was already running and is kept.
     Kept { name: String, pid: u32, port: u16 },
     /// A VM whose qemu was just started.
     Started { name: String, pid: u32, port: u16, console: PathBuf },
-    /// A VM answered ssh, `boot` after its qemu was started (or after the
-    /// check began, for a kept VM).
-    Ready { name: String, boot: Duration },
+    /// A VM answered ssh: a booted one `took` after its qemu was started,
+    /// a kept one (`kept`) `took` after the check began.
+    Ready { name: String, took: Duration, kept: bool },
     /// A VM beyond the requested count that keeps running; `down` stops it.
     Extra { name: String, pid: u32 },
     /// `down` stopped a VM.
@@ -115,6 +119,9 @@ impl Lab {
             took: started_at.elapsed(),
         });
 
+        let boot = boot_kernel(&self.layout, &kernel, tools.zstd.as_deref())?;
+        progress(LabEvent::KernelReady { path: boot.path.clone(), fallback_reason: boot.fallback_reason.clone() });
+
         let survey = LabSurvey::read(&self.layout)?;
         // (host, its folder, when its qemu was started; None when kept)
         let mut booting: Vec<(LabHost, VmPaths, Option<Instant>)> = Vec::new();
@@ -125,14 +132,15 @@ impl Lab {
                 booting.push((host.clone(), vm, None));
                 continue;
             }
-            let host = self.start_vm(&tools, &kernel, &base, &vm)?;
+            let start = Instant::now();
+            let host = self.start_vm(&tools, &boot.path, &base, &vm)?;
             progress(LabEvent::Started {
                 name: host.name.clone(),
                 pid: host.pid,
                 port: host.port,
                 console: vm.console_log(),
             });
-            booting.push((host, vm, Some(Instant::now())));
+            booting.push((host, vm, Some(start)));
         }
         for extra in survey.running.iter().filter(|h| !booting.iter().any(|(b, _, _)| b.name == h.name)) {
             progress(LabEvent::Extra { name: extra.name.clone(), pid: extra.pid });
@@ -150,7 +158,11 @@ impl Lab {
                     scope.spawn(move || {
                         let since = started.unwrap_or_else(Instant::now);
                         vm::wait_for_ssh(ssh, host, vm, deadline, timeout)?;
-                        progress(LabEvent::Ready { name: host.name.clone(), boot: since.elapsed() });
+                        progress(LabEvent::Ready {
+                            name: host.name.clone(),
+                            took: since.elapsed(),
+                            kept: started.is_none(),
+                        });
                         Ok(())
                     })
                 })
@@ -164,19 +176,11 @@ impl Lab {
     }
 
     /// Writes the VM's keys and boot image and starts its qemu.
-    fn start_vm(
-        &self,
-        tools: &HostTools,
-        kernel: &KernelCache,
-        base: &super::image::BaseImage,
-        vm: &VmPaths,
-    ) -> Result<LabHost, LabError> {
+    fn start_vm(&self, tools: &HostTools, kernel: &Path, base: &BaseImage, vm: &VmPaths) -> Result<LabHost, LabError> {
         DirBuilder::new().recursive(true).mode(0o700).create(&vm.dir).map_err(io_err("create", &vm.dir))?;
         ensure_key_pair(&tools.ssh_keygen, &vm.host_key(), &format!("root@{}", vm.name))?;
         write_vm_initrd(base, vm, &self.layout.client_public_key())?;
         let (pid, port) = vm::start(&tools.qemu, kernel, vm, previous_port(vm))?;
-        let port_file = vm.port_file();
-        fs::write(&port_file, format!("{port}\n")).map_err(io_err("write", &port_file))?;
         Ok(LabHost::new(&self.layout, vm, port, pid))
     }
 
@@ -251,7 +255,9 @@ fn vm_index(name: &str) -> usize {
 
 fn remove_if_present(path: &Path) -> Result<(), LabError> {
     match fs::remove_file(path) {
-        Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(LabError::Io { action: "remove", path: path.to_owned(), source: e }),
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+            Err(LabError::Io { action: "remove", path: path.to_owned(), source: e })
+        }
         _ => Ok(()),
     }
 }
@@ -265,7 +271,8 @@ struct LabLock {
 impl LabLock {
     fn acquire(layout: &LabLayout, progress: &(dyn Fn(LabEvent) + Sync)) -> Result<LabLock, LabError> {
         let path = layout.lock_file();
-        let file = File::options().create(true).truncate(false).write(true).open(&path).map_err(io_err("open", &path))?;
+        let file =
+            File::options().create(true).truncate(false).write(true).open(&path).map_err(io_err("open", &path))?;
         // SAFETY: flock(2) on a descriptor this function owns.
         if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } != 0 {
             progress(LabEvent::WaitingForLock { lock: path.clone() });

@@ -6,15 +6,17 @@
 //! The pieces, from the bottom: `cpio` writes the initramfs format, `tree`
 //! lays out one archive, `image` decides what a VM boots (one cached base
 //! image plus a per-VM archive of secrets), `host` finds qemu, OpenSSH,
-//! busybox and the kernel cached by `lab/setup.sh`, `keys` keeps the SSH
-//! trust, `layout` names the files of a lab directory, `vm` runs one qemu,
-//! `state` says what runs, and `lifecycle` ties them into [`Lab`]. Nothing
-//! here prints: progress leaves as [`LabEvent`]s.
+//! busybox and the kernel cached by `lab/setup.sh`, `kernel` unpacks that
+//! kernel for a faster boot, `keys` keeps the SSH trust, `layout` names the
+//! files of a lab directory, `vm` runs one qemu, `state` says what runs, and
+//! `lifecycle` ties them into [`Lab`]. Nothing here prints: progress
+//! leaves as [`LabEvent`]s.
 
 mod cpio;
 mod error;
 mod host;
 mod image;
+mod kernel;
 mod keys;
 mod layout;
 mod lifecycle;

@@ -58,7 +58,9 @@ impl LabHost {
         known_hosts.push(quote_option(&self.known_hosts_file));
         let mut args: Vec<OsString> = vec!["-i".into(), self.identity_file.clone().into()];
         args.extend(["-p".into(), self.port.to_string().into(), "-l".into(), self.user.clone().into()]);
-        for option in ["BatchMode=yes", "StrictHostKeyChecking=yes", "GlobalKnownHostsFile=/dev/null", "IdentitiesOnly=yes"] {
+        for option in
+            ["BatchMode=yes", "StrictHostKeyChecking=yes", "GlobalKnownHostsFile=/dev/null", "IdentitiesOnly=yes"]
+        {
             args.extend(["-o".into(), option.into()]);
         }
         args.extend(["-o".into(), known_hosts]);
@@ -131,11 +133,11 @@ impl LabSurvey {
 pub fn read_port(vm: &VmPaths) -> Result<u16, LabError> {
     let path = vm.port_file();
     let text = fs::read_to_string(&path).map_err(super::error::io_err("read", &path))?;
-    text.trim()
-        .parse::<u16>()
-        .ok()
-        .filter(|&p| p > 0)
-        .ok_or_else(|| LabError::Corrupt { path, content: text.trim().to_owned(), expected: "a TCP port" })
+    text.trim().parse::<u16>().ok().filter(|&p| p > 0).ok_or_else(|| LabError::Corrupt {
+        path,
+        content: text.trim().to_owned(),
+        expected: "a TCP port",
+    })
 }
 
 /// The VM's previous port, if its port file holds one.

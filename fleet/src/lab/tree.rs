@@ -22,13 +22,27 @@ use super::error::{io_err, LabError};
 /// One entry of the tree; paths are absolute inside the VM.
 #[derive(Debug, Clone)]
 enum Node {
-    Dir { mode: u32 },
-    Bytes { mode: u32, data: Vec<u8> },
+    Dir {
+        mode: u32,
+    },
+    Bytes {
+        mode: u32,
+        data: Vec<u8>,
+    },
     /// A file copied from the host when the archive is written; a symlink
     /// on the host is followed, so libraries land as plain files.
-    HostFile { mode: u32, source: PathBuf },
-    Symlink { target: String },
-    CharDevice { mode: u32, major: u32, minor: u32 },
+    HostFile {
+        mode: u32,
+        source: PathBuf,
+    },
+    Symlink {
+        target: String,
+    },
+    CharDevice {
+        mode: u32,
+        major: u32,
+        minor: u32,
+    },
 }
 
 #[derive(Debug, Default, Clone)]

@@ -15,7 +15,6 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use super::error::{io_err, LabError};
-use super::host::KernelCache;
 use super::layout::VmPaths;
 use super::state::LabHost;
 
@@ -27,7 +26,7 @@ const PORT_TRIES: usize = 5;
 /// writes its own PID file) and returns `(pid, port)` once qemu runs.
 /// `preferred_port` (the VM's port last time) is used when it is free, so
 /// a restarted VM keeps its address.
-pub fn start(qemu: &Path, kernel: &KernelCache, vm: &VmPaths, preferred_port: Option<u16>) -> Result<(u32, u16), LabError> {
+pub fn start(qemu: &Path, kernel: &Path, vm: &VmPaths, preferred_port: Option<u16>) -> Result<(u32, u16), LabError> {
     let mut last_detail = String::new();
     for attempt in 0..PORT_TRIES {
         let port = match preferred_port.filter(|&p| attempt == 0 && port_is_free(p)) {
@@ -35,6 +34,8 @@ pub fn start(qemu: &Path, kernel: &KernelCache, vm: &VmPaths, preferred_port: Op
             None => free_port().map_err(io_err("find a free port on", Path::new("127.0.0.1")))?,
         };
         let _ = fs::remove_file(vm.pid_file());
+        // Written first, so that whoever sees the PID file sees the port too.
+        fs::write(vm.port_file(), format!("{port}\n")).map_err(io_err("write", &vm.port_file()))?;
         let log = fs::File::create(vm.qemu_log()).map_err(io_err("create", &vm.qemu_log()))?;
         let log_err = log.try_clone().map_err(io_err("create", &vm.qemu_log()))?;
         let status = Command::new(qemu)
@@ -54,7 +55,8 @@ pub fn start(qemu: &Path, kernel: &KernelCache, vm: &VmPaths, preferred_port: Op
             return Ok((pid, port));
         }
         last_detail = format!("{status}: {}", log_text.trim());
-        if !log_text.contains("hostfwd") && !log_text.contains("host forwarding") {
+        // qemu 10: "Could not set up host forwarding rule 'tcp:127.0.0.1:PORT-:22'".
+        if !log_text.contains("host forwarding rule") {
             break;
         }
     }
@@ -64,7 +66,7 @@ pub fn start(qemu: &Path, kernel: &KernelCache, vm: &VmPaths, preferred_port: Op
 /// The qemu command line: TCG (KVM fails on this kernel under nested
 /// virtualisation), no default devices, the serial console into the
 /// console log, sshd forwarded from a loopback port.
-fn qemu_args(kernel: &KernelCache, vm: &VmPaths, port: u16) -> Vec<std::ffi::OsString> {
+fn qemu_args(kernel: &Path, vm: &VmPaths, port: u16) -> Vec<std::ffi::OsString> {
     let mut args: Vec<std::ffi::OsString> = Vec::new();
     let mut push = |parts: &[&dyn AsRef<std::ffi::OsStr>]| {
         for p in parts {
@@ -73,7 +75,7 @@ fn qemu_args(kernel: &KernelCache, vm: &VmPaths, port: u16) -> Vec<std::ffi::OsS
     };
     push(&[&"-name", &vm.name, &"-accel", &"tcg", &"-cpu", &"max", &"-smp", &"2", &"-m", &"512"]);
     push(&[&"-nodefaults", &"-display", &"none", &"-no-reboot"]);
-    push(&[&"-kernel", &kernel.vmlinuz, &"-initrd", &vm.initrd()]);
+    push(&[&"-kernel", &kernel, &"-initrd", &vm.initrd()]);
     push(&[&"-append", &"console=ttyS0 panic=-1 quiet"]);
     let netdev = format!("user,id=n0,hostfwd=tcp:127.0.0.1:{port}-:22");
     push(&[&"-netdev", &netdev, &"-device", &"virtio-net-pci,netdev=n0"]);
@@ -167,13 +169,23 @@ const PROBE_ANYWAY_AFTER: Duration = Duration::from_secs(45);
 /// time rather than saving it: until the guest's network is up, qemu's
 /// user networking accepts the TCP connection on the host side and keeps
 /// it hanging, so an early `ssh` only gives up after its `ConnectTimeout`.
-pub fn wait_for_ssh(ssh: &Path, host: &LabHost, vm: &VmPaths, deadline: Instant, timeout: Duration) -> Result<(), LabError> {
+pub fn wait_for_ssh(
+    ssh: &Path,
+    host: &LabHost,
+    vm: &VmPaths,
+    deadline: Instant,
+    timeout: Duration,
+) -> Result<(), LabError> {
     let began = Instant::now();
     let mut last_error = String::from("sshd has not said it listens yet");
     let mut listening = false;
     loop {
         if !is_our_qemu(host.pid, vm) {
-            return Err(LabError::VmExited { name: vm.name.clone(), console: vm.console_log(), tail: console_tail(vm) });
+            return Err(LabError::VmExited {
+                name: vm.name.clone(),
+                console: vm.console_log(),
+                tail: console_tail(vm),
+            });
         }
         listening = listening
             || began.elapsed() >= PROBE_ANYWAY_AFTER
@@ -283,14 +295,8 @@ mod tests {
     fn qemu_gets_the_contract_command_line() {
         let dir = tempfile::tempdir().unwrap();
         let vm = LabLayout::resolve(Some(dir.path().to_owned())).unwrap().vm(2);
-        let kernel = KernelCache {
-            dir: "/k".into(),
-            vmlinuz: "/k/vmlinuz".into(),
-            config: "/k/config".into(),
-            release: "r".into(),
-            modules: Vec::new(),
-        };
-        let args: Vec<String> = qemu_args(&kernel, &vm, 40022).into_iter().map(|a| a.into_string().unwrap()).collect();
+        let args: Vec<String> =
+            qemu_args(Path::new("/k/vmlinuz"), &vm, 40022).into_iter().map(|a| a.into_string().unwrap()).collect();
         let line = args.join(" ");
         for needle in [
             "-accel tcg -cpu max -smp 2 -m 512",

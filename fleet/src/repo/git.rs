@@ -29,7 +29,9 @@ impl ConfigRepo {
             .canonicalize()
             .map_err(|e| BadInput::new(format!("config repository `{shown}` cannot be opened: {e}")))?;
         let repo = Repository::discover(&abs).map_err(|_| {
-            BadInput::new(format!("`{shown}` is not inside a git repository; schedfleet deploys only committed content"))
+            BadInput::new(format!(
+                "`{shown}` is not inside a git repository; schedfleet deploys only committed content"
+            ))
         })?;
         let workdir = repo
             .workdir()
@@ -60,7 +62,10 @@ impl ConfigRepo {
             Err(e) => return Err(e).with_context(|| format!("failed to look up `{}`", path.display())),
         };
         if entry.filemode() == 0o120000 {
-            return Err(BadInput::new(format!("`{rel}` is a symbolic link in the repository; schedfleet reads only regular files")).into());
+            return Err(BadInput::new(format!(
+                "`{rel}` is a symbolic link in the repository; schedfleet reads only regular files"
+            ))
+            .into());
         }
         if entry.kind() != Some(ObjectType::Blob) {
             return Err(BadInput::new(format!("`{rel}` is not a file in the repository")).into());
@@ -96,7 +101,11 @@ impl ConfigRepo {
         statuses
             .iter()
             .filter(|s| s.status() != Status::CURRENT && !s.status().contains(Status::IGNORED))
-            .filter_map(|s| s.path().ok().map(|p| Path::new(p).strip_prefix(&self.prefix).map_or_else(|_| p.to_owned(), |r| r.display().to_string())))
+            .filter_map(|s| {
+                s.path().ok().map(|p| {
+                    Path::new(p).strip_prefix(&self.prefix).map_or_else(|_| p.to_owned(), |r| r.display().to_string())
+                })
+            })
             .collect()
     }
 

@@ -6,8 +6,8 @@
 //! as a program and separate arguments, each quoted by `openssh`; no shell
 //! command is ever assembled from strings.
 
-use std::path::Path;
 use openssh::Stdio;
+use std::path::Path;
 use std::time::Duration;
 
 use openssh::{KnownHosts, Session, SessionBuilder};
@@ -70,7 +70,12 @@ pub struct HostSession {
 }
 
 impl HostSession {
-    pub async fn connect(host: &str, target: &SshTarget, control: &ControlDir, timeout: Duration) -> Result<HostSession, TransportError> {
+    pub async fn connect(
+        host: &str,
+        target: &SshTarget,
+        control: &ControlDir,
+        timeout: Duration,
+    ) -> Result<HostSession, TransportError> {
         let mut b = SessionBuilder::default();
         b.user(target.user.clone())
             .port(target.port)
@@ -104,7 +109,12 @@ impl HostSession {
     }
 
     /// Like [`run`](Self::run), with `input` on the command's stdin.
-    pub async fn run_with_input(&self, program: &str, args: &[&str], input: Option<&[u8]>) -> Result<RemoteOutput, TransportError> {
+    pub async fn run_with_input(
+        &self,
+        program: &str,
+        args: &[&str],
+        input: Option<&[u8]>,
+    ) -> Result<RemoteOutput, TransportError> {
         let cmd_err = |source| TransportError::Command { host: self.host.clone(), program: program.to_owned(), source };
         let mut cmd = self.session.command(program);
         cmd.args(args)

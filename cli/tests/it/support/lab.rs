@@ -1,8 +1,6 @@
 //! The VM lab for tests: `schedfleet lab up` in a private lab directory,
 //! `schedfleet lab down` on drop, so a failing test never leaves VMs behind.
 
-use std::path::Path;
-
 use super::{json, run, schedfleet, SshHost};
 
 pub struct TestLab {
@@ -17,17 +15,16 @@ impl TestLab {
         let mut lab = TestLab { dir, hosts: Vec::new() };
         let started = std::time::Instant::now();
         let out = run(lab.cmd().args(["lab", "up", "--hosts", &n.to_string()]));
-        assert!(out.status.success(), "`schedfleet lab up` failed; the lab is required for this test (run lab/setup.sh)");
+        assert!(
+            out.status.success(),
+            "`schedfleet lab up` failed; the lab is required for this test (run lab/setup.sh)"
+        );
         eprintln!("lab up --hosts {n}: {:.1}s", started.elapsed().as_secs_f64());
         let out = run(lab.cmd().args(["lab", "status", "--json"]));
         assert!(out.status.success());
         lab.hosts = serde_json::from_value(json(&out)).expect("lab status --json has the contract's fields");
         assert_eq!(lab.hosts.len(), usize::from(n));
         lab
-    }
-
-    pub fn dir(&self) -> &Path {
-        self.dir.path()
     }
 
     /// A `schedfleet` command that uses this lab.

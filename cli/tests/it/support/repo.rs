@@ -38,7 +38,14 @@ impl ConfigRepo {
 
     fn git(&self, args: &[&str]) {
         let ok = Command::new("git")
-            .args(["-c", "user.name=schedfleet-test", "-c", "user.email=test@example.invalid", "-c", "commit.gpgsign=false"])
+            .args([
+                "-c",
+                "user.name=schedfleet-test",
+                "-c",
+                "user.email=test@example.invalid",
+                "-c",
+                "commit.gpgsign=false",
+            ])
             .args(args)
             .current_dir(self.path())
             .status()

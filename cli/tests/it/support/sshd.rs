@@ -35,7 +35,10 @@ fn free_port() -> u16 {
 impl LoopbackSshd {
     pub fn start() -> LoopbackSshd {
         let sshd = PathBuf::from("/usr/sbin/sshd");
-        assert!(sshd.exists(), "/usr/sbin/sshd is missing: run `lab/setup.sh packages` (Debian package openssh-server)");
+        assert!(
+            sshd.exists(),
+            "/usr/sbin/sshd is missing: run `lab/setup.sh packages` (Debian package openssh-server)"
+        );
         let dir = tempfile::tempdir().unwrap();
         let d = dir.path();
         let host_pub = keygen(&d.join("host_ed25519"));
