@@ -21,8 +21,14 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Check the config repository at a revision; contacts no host.
+    Validate(ValidateArgs),
+    /// Show what `apply` would change on each host; changes nothing.
+    Plan(PlanArgs),
     /// Roll the repository's desired state out to the hosts.
     Apply(ApplyArgs),
+    /// Print the JSON Schema of a config file, for editors.
+    Schema(SchemaArgs),
     /// Local VMs with a real sched_ext kernel, for trying schedulers.
     #[command(subcommand)]
     Lab(LabCommand),
@@ -46,11 +52,54 @@ pub struct RepoArgs {
 }
 
 #[derive(Debug, Args)]
+pub struct ValidateArgs {
+    #[command(flatten)]
+    pub repo: RepoArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct PlanArgs {
+    #[command(flatten)]
+    pub repo: RepoArgs,
+
+    /// Only hosts matching this pattern (`lab-1`, `gpu:&rack=r07`, `all:!gpu-01`).
+    #[arg(long)]
+    pub limit: Option<String>,
+
+    /// Print the plan as JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
+
+    /// How many hosts are asked at once.
+    #[arg(long, default_value_t = 32, value_parser = clap::value_parser!(u16).range(1..))]
+    pub parallel: u16,
+}
+
+#[derive(Debug, Args)]
+pub struct SchemaArgs {
+    /// Which file.
+    #[arg(value_enum)]
+    pub file: SchemaFile,
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum SchemaFile {
+    /// `fleet.yaml`
+    Fleet,
+    /// `inventory.yaml`
+    Inventory,
+    /// `schedulers/<name>.yaml`
+    Scheduler,
+    /// `groups/<group>.yaml` and `hosts/<host>.yaml`
+    Override,
+}
+
+#[derive(Debug, Args)]
 pub struct ApplyArgs {
     #[command(flatten)]
     pub repo: RepoArgs,
 
-    /// Only hosts whose name matches this glob (`lab-1`, `lab-*`; `a:b` for several).
+    /// Only hosts matching this pattern (`lab-1`, `gpu:&rack=r07`, `all:!gpu-01`).
     #[arg(long)]
     pub limit: Option<String>,
 

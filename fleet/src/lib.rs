@@ -11,7 +11,9 @@ pub mod config;
 pub mod deploy;
 mod error;
 pub mod lab;
+pub mod plan;
 pub mod repo;
+pub mod state;
 pub mod transport;
 
 pub use error::BadInput;

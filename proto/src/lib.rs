@@ -20,6 +20,9 @@ pub const SCHEMA_VERSION: u32 = 1;
 pub const AGENT_ROOT: &str = "/var/lib/schedfleet";
 /// Content-addressed artifact store: `<STORE_DIR>/<sha256 hex>`.
 pub const STORE_DIR: &str = "/var/lib/schedfleet/store";
+/// A symbolic link to the agent most recently pushed, so read-only callers
+/// (`plan`, `status`, `drift`) find an agent without knowing its digest.
+pub const AGENT_LINK: &str = "/var/lib/schedfleet/schedfleet-agent";
 /// What the agent believes is active, written atomically on every change.
 pub const STATE_FILE: &str = "/var/lib/schedfleet/state.json";
 /// Where the agent pins the struct_ops link of the scheduler it loaded. The

@@ -6,23 +6,15 @@ use std::time::Duration;
 
 use anyhow::{Context, Result};
 use schedfleet_fleet::artifact::{self, Artifact};
-use schedfleet_fleet::config::{self, LoadOptions};
+use schedfleet_fleet::config;
 use schedfleet_fleet::deploy::{self, ApplyOptions, ApplyReport};
-use schedfleet_fleet::repo::ConfigRepo;
 use schedfleet_fleet::BadInput;
 
 use crate::args::ApplyArgs;
 use crate::exit;
 
 pub fn run(args: ApplyArgs) -> Result<u8> {
-    let repo = ConfigRepo::open(&args.repo.repo, &args.repo.rev)?;
-    let desired = config::load(
-        &repo,
-        &LoadOptions { inventory_override: args.repo.inventory.as_deref(), limit: args.limit.as_deref() },
-    )?;
-    if !desired.uncommitted.is_empty() {
-        eprintln!("note: not deployed: uncommitted changes in {}", desired.uncommitted.join(", "));
-    }
+    let desired = super::load_desired(&args.repo, args.limit.as_deref())?;
     if desired.hosts.is_empty() {
         eprintln!("no host has a scheduler assigned in fleet.yaml; nothing to do");
         return Ok(exit::OK);
@@ -85,8 +77,7 @@ fn confirm(desired: &config::DesiredState) -> Result<bool> {
 fn print_table(report: &ApplyReport) {
     println!("{:<20} {:<12} {:<14} {:<13} {:>8}  DETAIL", "HOST", "OUTCOME", "SCHEDULER", "ARTIFACT", "TIME");
     for h in &report.hosts {
-        let outcome =
-            serde_json::to_value(h.outcome).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default();
+        let outcome = h.outcome.as_str();
         let detail = match (&h.message, h.bytes_sent) {
             (Some(m), _) => m.clone(),
             (None, 0) => "nothing sent".to_owned(),

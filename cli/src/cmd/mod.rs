@@ -4,19 +4,40 @@
 
 mod apply;
 mod lab;
+mod plan;
+mod schema;
+mod validate;
 
 use crate::args::Command;
 use crate::exit;
 
 pub fn run(command: Command) -> anyhow::Result<u8> {
     match command {
+        Command::Validate(args) => validate::run(args),
+        Command::Plan(args) => plan::run(args),
         Command::Apply(args) => apply::run(args),
+        Command::Schema(args) => schema::run(args),
         Command::Lab(args) => lab::run(args),
     }
 }
 
 /// Errors that carry [`schedfleet_fleet::BadInput`] anywhere in their chain
 /// mean nothing was touched (exit 2); anything else is a failure (exit 4).
+/// Opens the config repository and loads its desired state, saying on
+/// stderr what is not deployed because it is not committed.
+pub fn load_desired(
+    repo: &crate::args::RepoArgs,
+    limit: Option<&str>,
+) -> anyhow::Result<schedfleet_fleet::config::DesiredState> {
+    use schedfleet_fleet::config::{self, LoadOptions};
+    let opened = schedfleet_fleet::repo::ConfigRepo::open(&repo.repo, &repo.rev)?;
+    let desired = config::load(&opened, &LoadOptions { inventory_override: repo.inventory.as_deref(), limit })?;
+    if !desired.uncommitted.is_empty() {
+        eprintln!("note: not deployed: uncommitted changes in {}", desired.uncommitted.join(", "));
+    }
+    Ok(desired)
+}
+
 pub fn exit_code_for(err: &anyhow::Error) -> u8 {
     if err.chain().any(|e| e.is::<schedfleet_fleet::BadInput>()) {
         exit::BAD_INPUT

@@ -5,5 +5,7 @@
 mod apply_input;
 mod apply_lab;
 mod apply_loopback;
+mod bad_input;
 mod lab;
 mod support;
+mod validate;

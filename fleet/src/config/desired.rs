@@ -1,19 +1,31 @@
-//! From the repository's files to one [`HostPlan`] per selected host: what
-//! scheduler, which exact artifact, which parameters, from which commit.
+//! From the repository's files to one [`HostSpec`] per selected host, and
+//! from a spec plus the host's facts to its [`HostPlan`].
+//!
+//! Loading checks everything that does not depend on a host (syntax, types,
+//! references, patterns, parameter declarations); rendering adds the host's
+//! facts and checks the rendered values. Neither contacts a host.
 
 use std::collections::BTreeMap;
 use std::path::Path;
+use std::sync::Arc;
 
 use anyhow::{Context, Result};
+use schedfleet_proto::Facts;
+use serde_json::{Map, Value};
 
 use super::fleet::FleetFile;
 use super::inventory::{self, Host, InventoryFile};
-use super::pattern::HostPattern;
+use super::overrides::OverrideFile;
+use super::pattern::{GroupDef, HostPattern, Universe};
 use super::scheduler::{SchedulerFile, Source};
-use super::yaml;
+use super::template::{self, Templates};
+use super::yaml::{self, Scalar};
 use crate::artifact::Artifact;
 use crate::repo::ConfigRepo;
 use crate::BadInput;
+
+/// Names a template sees besides the variables; variables may not take them.
+const RESERVED_VARS: [&str; 4] = ["host", "facts", "labels", "groups"];
 
 #[derive(Debug, Default)]
 pub struct LoadOptions<'a> {
@@ -23,15 +35,34 @@ pub struct LoadOptions<'a> {
     pub limit: Option<&'a str>,
 }
 
+/// The repository's desired state, checked, before any host's facts.
 #[derive(Debug)]
 pub struct DesiredState {
     pub commit: String,
     /// Config files changed in the working tree but not committed: not deployed.
     pub uncommitted: Vec<String>,
-    pub hosts: Vec<HostPlan>,
+    pub fleet: FleetFile,
+    /// Every inventory host, assigned or not.
+    pub inventory: Vec<Host>,
+    /// The selected hosts that have an assignment, in inventory order.
+    pub hosts: Vec<HostSpec>,
 }
 
-/// The desired state of one host.
+/// What one host should run, with its parameters still to be rendered.
+#[derive(Debug, Clone)]
+pub struct HostSpec {
+    pub host: Host,
+    pub groups: Vec<String>,
+    pub scheduler: String,
+    pub artifact: Artifact,
+    decl: Arc<SchedulerFile>,
+    /// Parameter values before rendering, with the file each came from.
+    params: BTreeMap<String, (Scalar, String)>,
+    /// Merged variables: fleet < groups (inventory, then files) < host (inventory, then file).
+    vars: Map<String, Value>,
+}
+
+/// A host's desired state, rendered: what the agent is asked to run.
 #[derive(Debug, Clone)]
 pub struct HostPlan {
     pub host: Host,
@@ -49,61 +80,156 @@ fn required(repo: &ConfigRepo, file: &str) -> Result<Vec<u8>> {
 
 pub fn load(repo: &ConfigRepo, opts: &LoadOptions<'_>) -> Result<DesiredState> {
     let fleet: FleetFile = yaml::parse("fleet.yaml", &required(repo, "fleet.yaml")?)?;
-    let inventory = match opts.inventory_override {
+    fleet.check().map_err(|why| BadInput::new(format!("`fleet.yaml`: {why}")))?;
+    check_var_names("fleet.yaml", &fleet.vars)?;
+    let (inv_file, inv_name) = match opts.inventory_override {
         Some(path) => {
             let shown = path.display().to_string();
             let bytes =
                 std::fs::read(path).map_err(|e| BadInput::new(format!("cannot read inventory `{shown}`: {e}")))?;
-            inventory::resolve(&shown, yaml::parse::<InventoryFile>(&shown, &bytes)?)?
+            (yaml::parse::<InventoryFile>(&shown, &bytes)?, shown)
         }
-        None => {
-            inventory::resolve("inventory.yaml", yaml::parse("inventory.yaml", &required(repo, "inventory.yaml")?)?)?
-        }
+        None => (yaml::parse("inventory.yaml", &required(repo, "inventory.yaml")?)?, "inventory.yaml".to_owned()),
     };
-
-    let assignments = fleet
-        .assignments
+    let hosts = inventory::resolve(&inv_name, &inv_file)?;
+    for h in &hosts {
+        check_var_names(&format!("{inv_name}` host `{}", h.name), &h.vars)?;
+    }
+    let groups: BTreeMap<String, GroupDef> = inv_file
+        .groups
         .iter()
-        .enumerate()
-        .map(|(i, a)| {
-            HostPattern::parse(&a.hosts)
-                .map_err(|e| BadInput::new(format!("`fleet.yaml`: assignment {}: {e}", i + 1)))
-                .map(|p| (p, a))
-        })
-        .collect::<Result<Vec<_>, _>>()?;
-    for (pattern, _) in &assignments {
-        if !inventory.iter().any(|h| pattern.matches(&h.name)) {
-            return Err(BadInput::new(format!(
-                "`fleet.yaml`: host pattern `{}` matches no host of the inventory",
-                pattern.as_str()
-            ))
-            .into());
+        .map(|(name, g)| (name.clone(), GroupDef { hosts: g.hosts.clone(), children: g.children.clone() }))
+        .collect();
+    let universe = Universe::build(hosts.iter().map(|h| (h.name.clone(), h.labels.clone())).collect(), &groups)
+        .map_err(|e| BadInput::new(format!("`{inv_name}`: {e}")))?;
+    for (name, g) in &inv_file.groups {
+        check_var_names(&format!("{inv_name}` group `{name}"), &g.vars)?;
+    }
+    let group_files = overrides(repo, "groups", |name| inv_file.groups.contains_key(name), "group")?;
+    let host_files = overrides(repo, "hosts", |name| hosts.iter().any(|h| h.name == name), "host")?;
+
+    // The first assignment that selects a host wins.
+    let mut assigned: BTreeMap<String, usize> = BTreeMap::new();
+    for (i, a) in fleet.assignments.iter().enumerate() {
+        let pattern = HostPattern::parse(&a.hosts)
+            .and_then(|p| p.select(&universe))
+            .map_err(|e| BadInput::new(format!("`fleet.yaml`: assignment {} (`{}`): {e}", i + 1, a.hosts)))?;
+        for host in pattern {
+            assigned.entry(host).or_insert(i);
         }
     }
+    let selected: Option<Vec<String>> = opts
+        .limit
+        .map(|l| HostPattern::parse(l).and_then(|p| p.select(&universe)))
+        .transpose()
+        .map_err(|e| BadInput::new(format!("--limit: {e}")))?;
 
-    let limit = opts.limit.map(HostPattern::parse).transpose()?;
-    let selected: Vec<&Host> = inventory.iter().filter(|h| limit.as_ref().is_none_or(|l| l.matches(&h.name))).collect();
-    if let (Some(l), true) = (&limit, selected.is_empty()) {
-        return Err(BadInput::new(format!("--limit `{}` matches no host of the inventory", l.as_str())).into());
-    }
-
-    let mut schedulers: BTreeMap<String, (SchedulerFile, Artifact)> = BTreeMap::new();
-    let mut plans = Vec::new();
-    for host in selected {
-        let Some((_, assignment)) = assignments.iter().find(|(p, _)| p.matches(&host.name)) else {
+    let mut schedulers: BTreeMap<String, (Arc<SchedulerFile>, Artifact)> = BTreeMap::new();
+    let mut specs = Vec::new();
+    for host in &hosts {
+        if selected.as_ref().is_some_and(|s| !s.contains(&host.name)) {
+            continue;
+        }
+        let Some(&index) = assigned.get(&host.name) else {
             tracing::info!(host = %host.name, "no assignment in fleet.yaml; host left as it is");
             continue;
         };
+        let assignment = &fleet.assignments[index];
         let name = &assignment.scheduler;
         if !schedulers.contains_key(name) {
-            let loaded = load_scheduler(repo, name)?;
-            schedulers.insert(name.clone(), loaded);
+            let (decl, artifact) = load_scheduler(repo, name)?;
+            schedulers.insert(name.clone(), (Arc::new(decl), artifact));
         }
-        let (decl, artifact) = &schedulers[name];
-        let params = params_for(name, decl, &assignment.params)?;
-        plans.push(HostPlan { host: host.clone(), scheduler: name.clone(), artifact: artifact.clone(), params });
+        let (decl, artifact) = schedulers[name].clone();
+        let groups_of: Vec<String> = universe.groups_of(&host.name).into_iter().map(str::to_owned).collect();
+
+        let mut vars: Map<String, Value> = fleet.vars.clone().into_iter().collect();
+        for g in &groups_of {
+            vars.extend(inv_file.groups[g].vars.clone());
+        }
+        for g in &groups_of {
+            if let Some(f) = group_files.get(g) {
+                vars.extend(f.vars.clone());
+            }
+        }
+        vars.extend(host.vars.clone());
+        let mut params: BTreeMap<String, (Scalar, String)> =
+            assignment.params.iter().map(|(k, v)| (k.clone(), (v.clone(), "fleet.yaml".to_owned()))).collect();
+        for g in &groups_of {
+            if let Some(f) = group_files.get(g) {
+                params.extend(f.params.iter().map(|(k, v)| (k.clone(), (v.clone(), format!("groups/{g}.yaml")))));
+            }
+        }
+        if let Some(f) = host_files.get(&host.name) {
+            vars.extend(f.vars.clone());
+            params.extend(f.params.iter().map(|(k, v)| (k.clone(), (v.clone(), format!("hosts/{}.yaml", host.name)))));
+        }
+        for (param, (value, origin)) in &params {
+            let Some(d) = decl.params.get(param) else {
+                let known: Vec<_> = decl.params.keys().map(String::as_str).collect();
+                return Err(BadInput::new(format!(
+                    "`{origin}`: scheduler `{name}` (assigned to `{}`) declares no parameter `{param}`; declared in `schedulers/{name}.yaml`: {}",
+                    host.name,
+                    if known.is_empty() { "none".to_owned() } else { known.join(", ") }
+                ))
+                .into());
+            };
+            // Values that are not templates are checked now, before any host is contacted.
+            if !matches!(value, Scalar::Str(t) if template::is_template(t)) {
+                d.check(param, value).map_err(|why| BadInput::new(format!("`{origin}`: {why}")))?;
+            }
+        }
+        specs.push(HostSpec {
+            host: host.clone(),
+            groups: groups_of,
+            scheduler: name.clone(),
+            artifact,
+            decl,
+            params,
+            vars,
+        });
     }
-    Ok(DesiredState { commit: repo.commit_id(), uncommitted: repo.uncommitted_changes(), hosts: plans })
+    Ok(DesiredState {
+        commit: repo.commit_id(),
+        uncommitted: repo.uncommitted_changes(),
+        fleet,
+        inventory: hosts,
+        hosts: specs,
+    })
+}
+
+fn check_var_names(file: &str, vars: &BTreeMap<String, Value>) -> Result<(), BadInput> {
+    match vars.keys().find(|k| RESERVED_VARS.contains(&k.as_str())) {
+        Some(k) => Err(BadInput::new(format!(
+            "`{file}`: variable `{k}` is reserved (templates see {} themselves); rename it",
+            RESERVED_VARS.join(", ")
+        ))),
+        None => Ok(()),
+    }
+}
+
+/// Reads every `<dir>/<name>.yaml`; a file for an unknown name is an error.
+fn overrides(
+    repo: &ConfigRepo,
+    dir: &str,
+    known: impl Fn(&str) -> bool,
+    what: &str,
+) -> Result<BTreeMap<String, OverrideFile>> {
+    let mut out = BTreeMap::new();
+    for file in repo.list(dir)? {
+        let path = format!("{dir}/{file}");
+        let Some(name) = file.strip_suffix(".yaml") else {
+            return Err(BadInput::new(format!("`{path}`: only `<name>.yaml` files belong in `{dir}/`")).into());
+        };
+        if !known(name) {
+            return Err(BadInput::new(format!("`{path}`: the inventory has no {what} `{name}`; rename or remove the file"))
+                .into());
+        }
+        let parsed: OverrideFile = yaml::parse(&path, &required(repo, &path)?)?;
+        check_var_names(&path, &parsed.vars)?;
+        out.insert(name.to_owned(), parsed);
+    }
+    Ok(out)
 }
 
 fn load_scheduler(repo: &ConfigRepo, name: &str) -> Result<(SchedulerFile, Artifact)> {
@@ -113,35 +239,83 @@ fn load_scheduler(repo: &ConfigRepo, name: &str) -> Result<(SchedulerFile, Artif
         BadInput::new(format!("`fleet.yaml` assigns scheduler `{name}`, but `{file}` is not in the commit"))
     })?;
     let decl: SchedulerFile = yaml::parse(&file, &bytes)?;
+    for (p, d) in &decl.params {
+        if let Some(default) = &d.default {
+            d.check(p, default).map_err(|why| BadInput::new(format!("`{file}`: default: {why}")))?;
+        }
+    }
     let artifact =
         Source::parse(&file, &decl.source)?.artifact(&file, repo).with_context(|| format!("scheduler `{name}`"))?;
     Ok((decl, artifact))
 }
 
-fn params_for(
-    scheduler: &str,
-    decl: &SchedulerFile,
-    given: &BTreeMap<String, super::Scalar>,
-) -> Result<BTreeMap<String, String>, BadInput> {
-    let file = format!("schedulers/{scheduler}.yaml");
-    let mut out = BTreeMap::new();
-    for (name, value) in given {
-        let d = decl.params.get(name).ok_or_else(|| {
-            let known: Vec<_> = decl.params.keys().map(String::as_str).collect();
-            BadInput::new(format!(
-                "`fleet.yaml`: scheduler `{scheduler}` declares no parameter `{name}` (declared in `{file}`: {})",
-                if known.is_empty() { "none".to_owned() } else { known.join(", ") }
-            ))
-        })?;
-        out.insert(name.clone(), d.check(name, value).map_err(|why| BadInput::new(format!("`fleet.yaml`: {why}")))?);
+impl HostSpec {
+    /// The template context of this host.
+    pub fn context(&self, facts: &Facts) -> Value {
+        let mut ctx = self.vars.clone();
+        let ssh = self.host.ssh.as_ref();
+        ctx.insert(
+            "host".into(),
+            serde_json::json!({
+                "name": self.host.name,
+                "address": ssh.map(|s| s.address.clone()),
+                "port": ssh.map(|s| s.port),
+                "user": ssh.map(|s| s.user.clone()),
+                "labels": self.host.labels,
+                "groups": self.groups,
+            }),
+        );
+        ctx.insert("labels".into(), serde_json::to_value(&self.host.labels).expect("labels serialize"));
+        ctx.insert("groups".into(), serde_json::to_value(&self.groups).expect("groups serialize"));
+        ctx.insert("facts".into(), serde_json::to_value(facts).expect("facts serialize"));
+        Value::Object(ctx)
     }
-    for (name, d) in &decl.params {
-        if let (false, Some(default)) = (out.contains_key(name), &d.default) {
-            out.insert(
-                name.clone(),
-                d.check(name, default).map_err(|why| BadInput::new(format!("`{file}`: default: {why}")))?,
-            );
+
+    /// Renders the parameters with `facts` and checks them against the
+    /// scheduler's declarations.
+    pub fn render(&self, templates: &Templates, facts: &Facts) -> Result<HostPlan, BadInput> {
+        let ctx = self.context(facts);
+        let mut params = BTreeMap::new();
+        for (name, (value, origin)) in &self.params {
+            let decl = &self.decl.params[name];
+            let at = |why: String| BadInput::new(format!("`{origin}`: host `{}`: {why}", self.host.name));
+            let value = match value {
+                Scalar::Str(text) if template::is_template(text) => {
+                    let out = templates
+                        .render(text, &ctx)
+                        .map_err(|e| at(format!("parameter `{name}`: template `{text}`: {e}")))?;
+                    decl.typed(&out)
+                }
+                other => other.clone(),
+            };
+            params.insert(name.clone(), decl.check(name, &value).map_err(at)?);
         }
+        for (name, d) in &self.decl.params {
+            if let (false, Some(default)) = (params.contains_key(name), &d.default) {
+                params.insert(name.clone(), d.check(name, default).map_err(BadInput::new)?);
+            }
+        }
+        Ok(HostPlan {
+            host: self.host.clone(),
+            scheduler: self.scheduler.clone(),
+            artifact: self.artifact.clone(),
+            params,
+        })
     }
-    Ok(out)
+}
+
+/// Facts for rendering when a host's own are not known (`validate` before
+/// any `plan` or `apply`): a typical two-socket inference server.
+pub fn placeholder_facts() -> Facts {
+    Facts {
+        agent_version: "placeholder".into(),
+        kernel_release: "placeholder".into(),
+        arch: "x86_64".into(),
+        sched_ext: true,
+        btf: true,
+        cpus: 64,
+        numa_nodes: 2,
+        cgroup_version: 2,
+        is_root: true,
+    }
 }

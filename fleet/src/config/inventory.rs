@@ -7,9 +7,14 @@
 //!   identity_file: ~/.ssh/fleet_ed25519
 //!   known_hosts_file: ~/.ssh/known_hosts
 //! hosts:
-//!   gpu-01: { address: 10.1.0.11, labels: { rack: r1 } }
+//!   gpu-01: { address: 10.1.0.11, labels: { rack: r1 }, vars: { nvme: true } }
 //!   lab-1: { connection: lab }   # address, key and host key from `schedfleet lab`
+//! groups:
+//!   gpu: { hosts: [gpu-01], vars: { serving_port: 8000 } }
+//!   prod: { children: [gpu] }
 //! ```
+//!
+//! Hosts are kept in name order.
 //!
 //! Every name that ends up on an `ssh` command line is checked here: host
 //! names, addresses and users are restricted to characters that can never be
@@ -18,32 +23,60 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
+use schemars::JsonSchema;
 use serde::Deserialize;
 
 use crate::BadInput;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct InventoryFile {
+    /// Fields every host gets unless it sets its own; labels and vars are merged.
     #[serde(default)]
     pub defaults: HostFields,
     pub hosts: BTreeMap<String, HostFields>,
+    #[serde(default)]
+    pub groups: BTreeMap<String, GroupFields>,
 }
 
-#[derive(Debug, Default, Clone, Deserialize)]
+#[derive(Debug, Default, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct HostFields {
+    /// `ssh` (default) or `lab`.
     pub connection: Option<Connection>,
+    /// Host name or IP address; defaults to the host's name.
     pub address: Option<String>,
+    /// SSH port, default 22.
     pub port: Option<u16>,
+    /// Remote user, default `root`.
     pub user: Option<String>,
+    /// Private key on the controller (`~` expands to `$HOME`).
     pub identity_file: Option<PathBuf>,
+    /// Known-hosts file on the controller; host keys are always checked strictly.
     pub known_hosts_file: Option<PathBuf>,
+    /// Labels for patterns (`rack=r07`) and wave ordering.
     #[serde(default)]
     pub labels: BTreeMap<String, String>,
+    /// Template variables of this host.
+    #[serde(default)]
+    pub vars: BTreeMap<String, serde_json::Value>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[derive(Debug, Default, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct GroupFields {
+    /// Member hosts, by name.
+    #[serde(default)]
+    pub hosts: Vec<String>,
+    /// Member groups, whose hosts belong to this group too.
+    #[serde(default)]
+    pub children: Vec<String>,
+    /// Template variables of the group's hosts.
+    #[serde(default)]
+    pub vars: BTreeMap<String, serde_json::Value>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Connection {
     /// Plain SSH with the given address, user and keys.
@@ -69,16 +102,21 @@ pub struct Host {
     /// `None` for lab hosts until the lab is asked where they are.
     pub ssh: Option<SshTarget>,
     pub labels: BTreeMap<String, String>,
+    /// The host's own variables (defaults merged in), before group and file overrides.
+    #[serde(skip)]
+    pub vars: BTreeMap<String, serde_json::Value>,
 }
 
-pub fn resolve(file: &str, inv: InventoryFile) -> Result<Vec<Host>, BadInput> {
+/// Resolves the hosts of an inventory file (groups are resolved by the caller).
+pub fn resolve(file: &str, inv: &InventoryFile) -> Result<Vec<Host>, BadInput> {
     if inv.hosts.is_empty() {
         return Err(BadInput::new(format!("`{file}` lists no hosts")));
     }
-    let d = inv.defaults;
+    let d = &inv.defaults;
     inv.hosts
-        .into_iter()
+        .iter()
         .map(|(name, h)| {
+            let name = name.clone();
             let at = |what: &str| format!("`{file}`: host `{name}`: {what}");
             check_name(&name).map_err(|why| BadInput::new(at(&why)))?;
             let connection = h.connection.or(d.connection).unwrap_or(Connection::Ssh);
@@ -106,8 +144,13 @@ pub fn resolve(file: &str, inv: InventoryFile) -> Result<Vec<Host>, BadInput> {
                 }
             };
             let mut labels = d.labels.clone();
-            labels.extend(h.labels);
-            Ok(Host { name, connection, ssh, labels })
+            labels.extend(h.labels.clone());
+            if let Some(k) = labels.keys().find(|k| !is_label_key(k)) {
+                return Err(BadInput::new(at(&format!("label key `{}` may only hold letters, digits, `-`, `_`, `.`, `/`", k.escape_debug()))));
+            }
+            let mut vars = d.vars.clone();
+            vars.extend(h.vars.clone());
+            Ok(Host { name, connection, ssh, labels, vars })
         })
         .collect()
 }
@@ -133,6 +176,11 @@ pub fn check_name(name: &str) -> Result<(), String> {
             name.escape_debug()
         ))
     }
+}
+
+/// Label keys: letters, digits, `-`, `_`, `.`, `/`.
+pub fn is_label_key(key: &str) -> bool {
+    !key.is_empty() && key.len() <= 63 && key.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_./".contains(&b))
 }
 
 /// Addresses: a host name or an IP address (IPv6 allowed).
@@ -161,7 +209,7 @@ mod tests {
     use super::*;
 
     fn inv(yaml: &str) -> Result<Vec<Host>, BadInput> {
-        resolve("inventory.yaml", crate::config::yaml::parse("inventory.yaml", yaml.as_bytes())?)
+        resolve("inventory.yaml", &crate::config::yaml::parse("inventory.yaml", yaml.as_bytes())?)
     }
 
     #[test]
@@ -215,7 +263,7 @@ mod shipped_inventories {
         for f in files {
             let shown = f.display().to_string();
             let parsed = crate::config::yaml::parse::<InventoryFile>(&shown, &std::fs::read(&f).unwrap()).unwrap();
-            let hosts = resolve(&shown, parsed).unwrap_or_else(|e| panic!("{e}"));
+            let hosts = resolve(&shown, &parsed).unwrap_or_else(|e| panic!("{e}"));
             assert!(!hosts.is_empty(), "{shown}");
         }
     }

@@ -9,11 +9,19 @@
 mod desired;
 mod fleet;
 mod inventory;
+mod overrides;
 mod pattern;
 mod scheduler;
+mod template;
+mod units;
 mod yaml;
 
-pub use desired::{load, DesiredState, HostPlan, LoadOptions};
-pub use inventory::{Connection, Host, SshTarget};
-pub use pattern::HostPattern;
+pub use desired::{load, placeholder_facts, DesiredState, HostPlan, HostSpec, LoadOptions};
+pub use fleet::{FleetFile, HealthGates, OnFailure, Probe, RolloutPolicy};
+pub use inventory::{Connection, Host, InventoryFile, SshTarget};
+pub use overrides::OverrideFile;
+pub use pattern::{HostPattern, Universe};
+pub use scheduler::SchedulerFile;
+pub use template::Templates;
+pub use units::{HostCount, Span};
 pub use yaml::Scalar;

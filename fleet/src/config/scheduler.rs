@@ -10,6 +10,7 @@
 
 use std::collections::BTreeMap;
 
+use schemars::JsonSchema;
 use serde::Deserialize;
 
 use super::yaml::Scalar;
@@ -17,28 +18,36 @@ use crate::artifact::Artifact;
 use crate::repo::ConfigRepo;
 use crate::BadInput;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SchedulerFile {
+    /// `builtin:NAME` (built from this project's bpf/), `object:PATH` (a BPF
+    /// object committed in the config repository) or `scx:BINARY` (an
+    /// upstream scx scheduler installed on the hosts; not deployable yet).
     pub source: String,
+    /// The parameters assignments may set: `const volatile` globals of the object.
     #[serde(default)]
     pub params: BTreeMap<String, ParamDecl>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ParamDecl {
     #[serde(rename = "type")]
     pub kind: ParamType,
+    /// Used when no assignment or override sets the parameter; without it the
+    /// object's compiled-in value stays.
     pub default: Option<Scalar>,
+    /// Smallest value allowed.
     pub min: Option<i64>,
+    /// Largest value allowed.
     pub max: Option<u64>,
     /// For people reading the file (and the JSON Schema); not used by the engine.
     #[allow(dead_code)]
     pub description: Option<String>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ParamType {
     Bool,
@@ -104,6 +113,24 @@ impl Source {
 }
 
 impl ParamDecl {
+    /// The typed value of a template's output: templates render to text,
+    /// which is read back as the declared type (`"4000"` as an integer).
+    pub fn typed(&self, rendered: &str) -> Scalar {
+        let t = rendered.trim();
+        match self.kind {
+            ParamType::Bool => match t {
+                "true" | "True" => Scalar::Bool(true),
+                "false" | "False" => Scalar::Bool(false),
+                _ => Scalar::Str(rendered.to_owned()),
+            },
+            _ => t
+                .parse::<i64>()
+                .map(Scalar::Int)
+                .or_else(|_| t.parse::<u64>().map(Scalar::UInt))
+                .unwrap_or_else(|_| Scalar::Str(rendered.to_owned())),
+        }
+    }
+
     /// Checks `value` against the declaration and returns the string the
     /// agent is given.
     pub fn check(&self, name: &str, value: &Scalar) -> Result<String, String> {
@@ -112,7 +139,7 @@ impl ParamDecl {
                 return match value {
                     Scalar::Bool(b) => Ok(b.to_string()),
                     other => Err(format!("parameter `{name}` must be true or false, not `{other}`")),
-                }
+                };
             }
             ParamType::U8 => (0, u8::MAX.into()),
             ParamType::U16 => (0, u16::MAX.into()),

@@ -29,7 +29,7 @@ pub fn parse<T: DeserializeOwned>(file: &str, bytes: &[u8]) -> Result<T, BadInpu
 
 /// A YAML scalar given as a scheduler parameter, kept with its type so it
 /// can be checked against the parameter's declaration.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, schemars::JsonSchema)]
 #[serde(untagged)]
 pub enum Scalar {
     Bool(bool),

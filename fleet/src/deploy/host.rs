@@ -1,28 +1,31 @@
-//! Applying one host's plan, start to finish, into a [`HostReport`].
+//! Applying one host's spec, start to finish, into a [`HostReport`].
 
 use std::time::Instant;
 
-use schedfleet_proto::{Status, STORE_DIR};
+use schedfleet_proto::STORE_DIR;
 
 use super::agent::RemoteAgent;
 use super::push::{self, PushError};
 use super::report::{HostReport, Outcome};
 use super::ApplyOptions;
-use crate::config::{HostPlan, SshTarget};
+use crate::config::{HostSpec, SshTarget, Templates};
+use crate::plan::{decide, Action};
+use crate::state::FactsCache;
 use crate::transport::{ControlDir, HostSession};
 
 pub async fn apply_one(
-    plan: &HostPlan,
+    spec: &HostSpec,
     target: Option<SshTarget>,
     commit: &str,
     opts: &ApplyOptions,
     control: &ControlDir,
+    templates: &Templates,
 ) -> HostReport {
     let started = Instant::now();
     let mut report = HostReport {
-        host: plan.host.name.clone(),
-        scheduler: plan.scheduler.clone(),
-        artifact: plan.artifact.digest.to_string(),
+        host: spec.host.name.clone(),
+        scheduler: spec.scheduler.clone(),
+        artifact: spec.artifact.digest.to_string(),
         outcome: Outcome::Failed,
         message: None,
         bytes_sent: 0,
@@ -31,10 +34,10 @@ pub async fn apply_one(
     };
     let (outcome, message) = match target {
         None => (Outcome::Unreachable, Some("lab host is not running; start it with `schedfleet lab up`".to_owned())),
-        Some(target) => match HostSession::connect(&plan.host.name, &target, control, opts.connect_timeout).await {
+        Some(target) => match HostSession::connect(&spec.host.name, &target, control, opts.connect_timeout).await {
             Err(e) => (Outcome::Unreachable, Some(e.to_string())),
             Ok(session) => {
-                let result = converge(&session, plan, commit, opts, &mut report).await;
+                let result = converge(&session, spec, commit, opts, templates, &mut report).await;
                 session.close().await;
                 match result {
                     Ok(outcome) => (outcome, None),
@@ -61,9 +64,10 @@ fn failed(e: PushError) -> (Outcome, String) {
 
 async fn converge(
     s: &HostSession,
-    plan: &HostPlan,
+    spec: &HostSpec,
     commit: &str,
     opts: &ApplyOptions,
+    templates: &Templates,
     report: &mut HostReport,
 ) -> Result<Outcome, (Outcome, String)> {
     let pre = push::preflight(s).await.map_err(|e| (Outcome::Unreachable, e.to_string()))?;
@@ -74,38 +78,43 @@ async fn converge(
         ));
     }
     if opts.dry_run {
-        return dry_run(s, plan, opts).await;
+        return dry_run(s, spec, opts, templates).await;
     }
     report.bytes_sent += push::ensure_agent(s, &opts.agent).await.map_err(failed)?;
     let agent = RemoteAgent::new(s, push::agent_path(&opts.agent));
+    let facts = agent.facts().await.map_err(|e| failed(e.into()))?;
+    FactsCache::open().put(&spec.host.name, &facts);
+    let plan = spec.render(templates, &facts).map_err(|e| (Outcome::Failed, e.to_string()))?;
     let status = agent.status().await.map_err(|e| failed(e.into()))?;
-    if in_desired_state(&status, plan) {
+    if decide(&plan, Some(&status)).0 == Action::None {
         return Ok(Outcome::Unchanged);
     }
     report.bytes_sent += push::ensure_artifact(&agent, &plan.artifact).await.map_err(failed)?;
     let object = format!("{STORE_DIR}/{}", plan.artifact.digest);
     let params: Vec<(String, String)> = plan.params.clone().into_iter().collect();
-    let activated =
-        agent.activate(&object, plan.artifact.digest.as_str(), &params, commit).await.map_err(|e| failed(e.into()))?;
+    let activated = agent
+        .activate(&object, plan.artifact.digest.as_str(), &params, commit)
+        .await
+        .map_err(|e| failed(e.into()))?;
     report.load_ms = Some(activated.load_ms);
     Ok(Outcome::Changed)
 }
 
-/// The host runs exactly the plan: same artifact and parameters, and the
-/// kernel agrees with the agent (still enabled, not reloaded behind it).
-fn in_desired_state(status: &Status, plan: &HostPlan) -> bool {
-    status.kernel_agrees
-        && status
-            .active
-            .as_ref()
-            .is_some_and(|a| a.artifact == plan.artifact.digest.as_str() && a.params == plan.params)
-}
-
-async fn dry_run(s: &HostSession, plan: &HostPlan, opts: &ApplyOptions) -> Result<Outcome, (Outcome, String)> {
+/// Connects and compares through the agent already on the host, if any;
+/// pushes and changes nothing.
+async fn dry_run(
+    s: &HostSession,
+    spec: &HostSpec,
+    opts: &ApplyOptions,
+    templates: &Templates,
+) -> Result<Outcome, (Outcome, String)> {
     let path = push::agent_path(&opts.agent);
     if !s.run("test", &["-x", &path]).await.map_err(|e| (Outcome::Unreachable, e.to_string()))?.success() {
         return Ok(Outcome::WouldChange);
     }
-    let status = RemoteAgent::new(s, path).status().await.map_err(|e| failed(e.into()))?;
-    Ok(if in_desired_state(&status, plan) { Outcome::Unchanged } else { Outcome::WouldChange })
+    let agent = RemoteAgent::new(s, path);
+    let facts = agent.facts().await.map_err(|e| failed(e.into()))?;
+    let plan = spec.render(templates, &facts).map_err(|e| (Outcome::Failed, e.to_string()))?;
+    let status = agent.status().await.map_err(|e| failed(e.into()))?;
+    Ok(if decide(&plan, Some(&status)).0 == Action::None { Outcome::Unchanged } else { Outcome::WouldChange })
 }

@@ -14,20 +14,18 @@ mod host;
 mod push;
 mod report;
 
-use std::collections::BTreeMap;
 use std::time::Duration;
 
 use anyhow::Result;
 use futures::StreamExt;
 
 pub use agent::RemoteAgent;
+pub use push::{preflight, Preflight};
 pub use report::{ApplyReport, HostReport, Outcome};
 
 use crate::artifact::Artifact;
-use crate::config::{Connection, DesiredState, SshTarget};
-use crate::lab::Lab;
-use crate::transport::ControlDir;
-use crate::BadInput;
+use crate::config::{DesiredState, Templates};
+use crate::transport::{self, ControlDir};
 
 #[derive(Debug, Clone)]
 pub struct ApplyOptions {
@@ -42,48 +40,19 @@ pub struct ApplyOptions {
 
 /// Applies `desired` to its hosts and reports per host.
 pub async fn apply(desired: &DesiredState, opts: &ApplyOptions) -> Result<ApplyReport> {
-    let targets = resolve_targets(desired)?;
+    let targets = transport::targets::resolve(desired.hosts.iter().map(|s| &s.host))?;
     let control = ControlDir::new()?;
-    let control = &control;
+    let templates = Templates::default();
+    let (control, templates) = (&control, &templates);
     let mut hosts: Vec<HostReport> = futures::stream::iter(desired.hosts.iter())
-        .map(|plan| {
-            let target = targets.get(&plan.host.name).cloned();
-            async move { host::apply_one(plan, target, &desired.commit, opts, control).await }
+        .map(|spec| {
+            let target = targets.get(&spec.host.name).cloned();
+            async move { host::apply_one(spec, target, &desired.commit, opts, control, templates).await }
         })
         .buffer_unordered(opts.parallel.max(1))
         .collect()
         .await;
-    hosts.sort_by(|a, b| a.host.cmp(&b.host));
+    let order: Vec<&str> = desired.hosts.iter().map(|s| s.host.name.as_str()).collect();
+    hosts.sort_by_key(|h| order.iter().position(|n| *n == h.host));
     Ok(ApplyReport { commit: desired.commit.clone(), hosts })
-}
-
-/// Where each host is reached. Lab hosts are looked up in the lab's state;
-/// one that is not running is reported by its host as unreachable.
-fn resolve_targets(desired: &DesiredState) -> Result<BTreeMap<String, SshTarget>> {
-    let mut targets = BTreeMap::new();
-    let needs_lab = desired.hosts.iter().any(|p| p.host.connection == Connection::Lab);
-    let lab_hosts = if needs_lab {
-        Lab::open(std::env::var_os("SCHEDFLEET_LAB_DIR").map(std::path::PathBuf::from))?.status()?
-    } else {
-        Vec::new()
-    };
-    for plan in &desired.hosts {
-        let target = match (&plan.host.ssh, plan.host.connection) {
-            (Some(t), _) => Some(t.clone()),
-            (None, Connection::Lab) => lab_hosts.iter().find(|l| l.name == plan.host.name).map(|l| SshTarget {
-                address: l.address.clone(),
-                port: l.port,
-                user: l.user.clone(),
-                identity_file: Some(l.identity_file.clone()),
-                known_hosts_file: Some(l.known_hosts_file.clone()),
-            }),
-            (None, Connection::Ssh) => {
-                return Err(BadInput::new(format!("host `{}` has no SSH address", plan.host.name)).into())
-            }
-        };
-        if let Some(t) = target {
-            targets.insert(plan.host.name.clone(), t);
-        }
-    }
-    Ok(targets)
 }

@@ -7,7 +7,7 @@
 //! the agent's own `store put`, which checks the digest before the artifact
 //! becomes visible.
 
-use schedfleet_proto::STORE_DIR;
+use schedfleet_proto::{AGENT_LINK, STORE_DIR};
 
 use super::agent::{AgentCallError, RemoteAgent};
 use crate::artifact::Artifact;
@@ -85,6 +85,7 @@ pub async fn ensure_agent(s: &HostSession, agent: &Artifact) -> Result<u64, Push
     }
     step(s, "chmod", &["0755", &tmp]).await?;
     step(s, "mv", &["-f", &tmp, &path]).await?;
+    step(s, "ln", &["-sfn", &path, AGENT_LINK]).await?;
     Ok(agent.bytes.len() as u64)
 }
 

@@ -20,6 +20,18 @@ pub enum Outcome {
 }
 
 impl Outcome {
+    /// The word used in tables and JSON.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Changed => "changed",
+            Outcome::Unchanged => "unchanged",
+            Outcome::WouldChange => "would_change",
+            Outcome::Refused => "refused",
+            Outcome::Unreachable => "unreachable",
+            Outcome::Failed => "failed",
+        }
+    }
+
     pub fn is_failure(self) -> bool {
         matches!(self, Outcome::Refused | Outcome::Unreachable | Outcome::Failed)
     }

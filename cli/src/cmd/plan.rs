@@ -1,0 +1,47 @@
+//! `schedfleet plan`: per host, what runs against what the repository
+//! wants, and what `apply` would do. Exit 0 when nothing would change, 1
+//! when something would, 4 when hosts could not be planned.
+
+use std::time::Duration;
+
+use anyhow::Result;
+use schedfleet_fleet::plan::{self, Action, PlanOptions, PlanReport};
+
+use crate::args::PlanArgs;
+use crate::exit;
+
+pub fn run(args: PlanArgs) -> Result<u8> {
+    let desired = super::load_desired(&args.repo, args.limit.as_deref())?;
+    let opts = PlanOptions { parallel: usize::from(args.parallel), connect_timeout: Duration::from_secs(10) };
+    let report = super::runtime()?.block_on(plan::plan(&desired, &opts))?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        print_table(&report);
+    }
+    Ok(if report.failures() > 0 {
+        exit::HOSTS_FAILED
+    } else if report.changes() > 0 {
+        exit::CHANGES
+    } else {
+        exit::OK
+    })
+}
+
+fn print_table(report: &PlanReport) {
+    println!("{:<20} {:<12} {:<14} {:<13}  DETAIL", "HOST", "ACTION", "SCHEDULER", "ARTIFACT");
+    for h in &report.hosts {
+        let action = h.action.map_or(h.reach.as_str(), Action::as_str);
+        println!("{:<20} {:<12} {:<14} {:<13}  {}", h.host, action, h.scheduler, &h.artifact[..12], h.reason);
+    }
+    let changes = report.changes();
+    if changes == 0 && report.failures() == 0 {
+        eprintln!("commit {}: no changes", &report.commit[..12]);
+    } else {
+        eprintln!(
+            "commit {}: {changes} host(s) would change, {} could not be planned",
+            &report.commit[..12],
+            report.failures()
+        );
+    }
+}

@@ -1,0 +1,1 @@
+//! Validation of the shipped examples (being written).

@@ -1,0 +1,10 @@
+//! Planning: what each selected host runs (as its agent reports) against
+//! what the repository wants, and what `apply` would do about it. Planning
+//! connects to hosts but changes nothing on them: it pushes nothing and
+//! runs only the agent's read-only commands, when an agent is there.
+
+mod diff;
+mod remote;
+
+pub use diff::{decide, Action, Current};
+pub use remote::{plan, HostDiff, PlanOptions, PlanReport};
