@@ -25,6 +25,23 @@ fn outcome<'a>(report: &'a serde_json::Value, host: &str) -> &'a serde_json::Val
         .unwrap_or_else(|| panic!("{host} missing: {report}"))
 }
 
+/// `schedfleet plan --json`: (exit code, host -> action).
+fn plan(lab: &TestLab, repo: &ConfigRepo, extra: &[&str]) -> (Option<i32>, std::collections::BTreeMap<String, String>) {
+    let out = run(lab.cmd().arg("plan").arg("--repo").arg(repo.path()).arg("--json").args(extra));
+    let report = json(&out);
+    let actions = report["hosts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| (h["host"].as_str().unwrap().to_owned(), h["action"].as_str().unwrap_or("none-planned").to_owned()))
+        .collect();
+    (out.status.code(), actions)
+}
+
+fn actions(pairs: &[(&str, &str)]) -> std::collections::BTreeMap<String, String> {
+    pairs.iter().map(|(h, a)| (h.to_string(), a.to_string())).collect()
+}
+
 fn enable_seq(h: &SshHost) -> u64 {
     h.ssh_ok(&["cat", "/sys/kernel/sched_ext/enable_seq"]).parse().unwrap()
 }
@@ -46,6 +63,14 @@ fn apply_simple_to_lab_and_back() {
         );
     }
 
+    // 0. Plan before anything: every host needs an install; nothing changes.
+    let first_commit = repo.commit("unchanged");
+    assert_eq!(plan(&lab, &repo, &[]), (Some(1), actions(&[("lab-1", "install"), ("lab-2", "install")])));
+    for h in &lab.hosts {
+        assert_eq!(h.ssh_ok(&["cat", "/sys/kernel/sched_ext/state"]), "disabled", "plan changed nothing");
+        assert!(!h.ssh(&["test", "-e", schedfleet_proto::STORE_DIR]).status.success(), "plan pushed nothing");
+    }
+
     // 1. First apply: agent and object pushed, `simple` active everywhere.
     let (code, report) = apply(&lab, &repo, &[]);
     assert_eq!(code, Some(0), "{report}");
@@ -62,6 +87,9 @@ fn apply_simple_to_lab_and_back() {
     assert_eq!(status["result"]["active"]["params"]["slice_ns"], "3000000", "fleet.yaml's parameter reached the host");
     assert_eq!(status["result"]["active"]["artifact"], simple_digest.as_str());
 
+    // Right after a successful apply, plan sees no changes.
+    assert_eq!(plan(&lab, &repo, &[]), (Some(0), actions(&[("lab-1", "none"), ("lab-2", "none")])));
+
     // 2. Same commit again: nothing to do, not one byte sent, no reload.
     let (code, report) = apply(&lab, &repo, &[]);
     assert_eq!(code, Some(0));
@@ -72,11 +100,14 @@ fn apply_simple_to_lab_and_back() {
     assert_eq!(enable_seq(lab1), seq, "an unchanged host was not reloaded");
 
     // 3. New parameters, same object: reloaded, still no artifact bytes sent.
+    //    The value is a template over the facts the host's agent reports
+    //    (lab VMs have 2 CPUs): 2000000.
     repo.write(
         "fleet.yaml",
-        "assignments:\n  - hosts: 'lab-*'\n    scheduler: simple\n    params: { slice_ns: 2000000 }\n",
+        "assignments:\n  - hosts: 'lab-*'\n    scheduler: simple\n    params: { slice_ns: '{{ facts.cpus * 1000000 }}' }\n",
     );
     let commit = repo.commit("shorter slices");
+    assert_eq!(plan(&lab, &repo, &[]), (Some(1), actions(&[("lab-1", "reconfigure"), ("lab-2", "reconfigure")])));
     let (code, report) = apply(&lab, &repo, &["--limit", "lab-1"]);
     assert_eq!(code, Some(0), "{report}");
     let r = outcome(&report, "lab-1");
@@ -87,6 +118,13 @@ fn apply_simple_to_lab_and_back() {
     assert_eq!(status["result"]["active"]["commit"], commit.as_str());
     assert!(enable_seq(lab1) > seq);
     let seq = enable_seq(lab1);
+    assert_eq!(plan(&lab, &repo, &["--limit", "lab-1"]), (Some(0), actions(&[("lab-1", "none")])));
+    assert_eq!(plan(&lab, &repo, &[]), (Some(1), actions(&[("lab-1", "none"), ("lab-2", "reconfigure")])));
+    // The first commit, whatever HEAD holds: lab-1 would go back to 3 ms.
+    assert_eq!(
+        plan(&lab, &repo, &["--rev", &first_commit]),
+        (Some(1), actions(&[("lab-1", "reconfigure"), ("lab-2", "none")]))
+    );
 
     // 4. A corrupted object: refused before loading; simple keeps running.
     let mut corrupted = simple.to_vec();
@@ -151,6 +189,8 @@ fn apply_simple_to_lab_and_back() {
     // Deactivating again is a no-op, not an error.
     let (ok, _) = lab1.agent(&agent_path, &["deactivate"]);
     assert!(ok);
+    // The scheduler was removed behind apply's back: plan wants it back.
+    assert_eq!(plan(&lab, &repo, &["--limit", "lab-2"]), (Some(1), actions(&[("lab-2", "install")])));
 
     // 9. The verifier rejection with nothing loaded leaves the default.
     let (ok, reply) = lab1.agent(&agent_path, &["activate", "/tmp/broken.bpf.o", "--sha256", &broken_digest]);

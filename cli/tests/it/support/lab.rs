@@ -30,7 +30,7 @@ impl TestLab {
     /// A `schedfleet` command that uses this lab.
     pub fn cmd(&self) -> std::process::Command {
         let mut cmd = schedfleet();
-        cmd.env("SCHEDFLEET_LAB_DIR", self.dir.path());
+        cmd.env("SCHEDFLEET_LAB_DIR", self.dir.path()).env("SCHEDFLEET_STATE_DIR", self.dir.path().join("state"));
         cmd
     }
 
