@@ -1,0 +1,92 @@
+//! The agent binary as the controller runs it: one JSON reply on stdout,
+//! exit status 0 exactly when the reply is `ok`. Everything here runs on
+//! this machine, whose kernel has no sched_ext; loading schedulers is
+//! exercised on the VM lab by the CLI's integration tests.
+
+use std::io::Write;
+use std::process::{Command, Output, Stdio};
+
+fn agent(args: &[&str]) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_schedfleet-agent"));
+    cmd.args(args).env_remove("SCHEDFLEET_AGENT_ROOT");
+    cmd
+}
+
+fn reply(out: &Output) -> serde_json::Value {
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(text.lines().count(), 1, "exactly one JSON document on stdout: {text}");
+    let v: serde_json::Value = serde_json::from_str(&text).expect("stdout is JSON");
+    assert_eq!(out.status.success(), v["outcome"] == "ok", "exit status matches the reply: {v}");
+    v
+}
+
+#[test]
+fn facts_describe_this_machine() {
+    let v = reply(&agent(&["facts"]).output().unwrap());
+    let f = &v["result"];
+    assert_eq!(f["sched_ext"], std::path::Path::new("/sys/kernel/sched_ext").exists());
+    assert!(f["cpus"].as_u64().unwrap() >= 1);
+    assert_eq!(f["agent_version"], env!("CARGO_PKG_VERSION"));
+}
+
+#[test]
+fn usage_errors_are_json_too() {
+    for args in [&["explode"][..], &[], &["activate", "/x.o"], &["store", "put", "../../etc/shadow"]] {
+        let v = reply(&agent(args).output().unwrap());
+        assert_eq!(v["error"]["kind"], "usage", "{args:?}: {v}");
+    }
+}
+
+#[test]
+fn activate_refuses_without_root() {
+    // setpriv drops to nobody; the check comes before anything is read.
+    let out = Command::new("setpriv")
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups", env!("CARGO_BIN_EXE_schedfleet-agent")])
+        .args(["activate", "/nonexistent.bpf.o", "--sha256", &"a".repeat(64)])
+        .output()
+        .expect("setpriv (util-linux) runs");
+    let v = reply(&out);
+    assert_eq!(v["error"]["kind"], "not_root", "{v}");
+}
+
+#[test]
+fn activate_without_sched_ext_is_refused() {
+    if std::path::Path::new("/sys/kernel/sched_ext").exists() {
+        panic!("this test expects a kernel without sched_ext; this one has it: the lab tests cover loading here");
+    }
+    let v = reply(&agent(&["activate", "/nonexistent.bpf.o", "--sha256", &"a".repeat(64)]).output().unwrap());
+    assert_eq!(v["error"]["kind"], "no_sched_ext", "{v}");
+}
+
+#[test]
+fn store_put_checks_the_digest_from_stdin() {
+    let root = tempfile::tempdir().unwrap();
+    let put = |digest: &str, data: &[u8]| {
+        let mut child = agent(&["store", "put", digest])
+            .env("SCHEDFLEET_AGENT_ROOT", root.path())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        child.stdin.take().unwrap().write_all(data).unwrap();
+        reply(&child.wait_with_output().unwrap())
+    };
+    let data = b"bytes of an artifact";
+    let digest = "5b0ba6f2bc07b0cd5dfdd7c6ce1e8ba3ad91b1e89ba1fc24b1b8e3e5b0e8b1e2";
+    let v = put(digest, data);
+    assert_eq!(v["error"]["kind"], "digest_mismatch", "{v}");
+    let real = {
+        use std::process::Command;
+        let out = Command::new("sha256sum").stdin(Stdio::piped()).stdout(Stdio::piped()).spawn().and_then(|mut c| {
+            c.stdin.take().unwrap().write_all(data)?;
+            c.wait_with_output()
+        });
+        String::from_utf8(out.unwrap().stdout).unwrap()[..64].to_owned()
+    };
+    let v = put(&real, data);
+    assert_eq!(v["result"]["written"], true, "{v}");
+    let has = reply(&agent(&["store", "has", &real, digest]).env("SCHEDFLEET_AGENT_ROOT", root.path()).output().unwrap());
+    assert_eq!(has["result"]["present"][0], real.as_str());
+    assert_eq!(has["result"]["missing"][0], digest);
+}
