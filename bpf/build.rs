@@ -1,7 +1,9 @@
 //! Compiles every BPF program of this crate to `$OUT_DIR/<name>.bpf.o`.
 //!
 //! Sources are found by layout, one folder per program: `schedulers/<name>/main.bpf.c`
-//! (shipped builtins) and `testing/<name>/main.bpf.c` (fixtures for tests). Each is
+//! (shipped builtins), `probes/<name>/main.bpf.c` (tracing programs the agent loads to
+//! measure a host, whatever scheduler runs) and `testing/<name>/main.bpf.c` (fixtures for
+//! tests). Each is
 //! compiled with clang to a BPF object, then stripped of DWARF while keeping `.BTF` and
 //! `.BTF.ext`, which libbpf needs for CO-RE relocations, kfunc resolution and the
 //! verifier's line info.
@@ -24,7 +26,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
 /// The folders whose `<name>/main.bpf.c` are compiled, in the order they are listed.
-const PROGRAM_ROOTS: [&str; 2] = ["schedulers", "testing"];
+const PROGRAM_ROOTS: [&str; 3] = ["schedulers", "probes", "testing"];
 
 /// What clang needs to emit BPF code for the kernels we target, in both steps: the
 /// preprocessor defines macros from the target, the CPU version and the optimisation level
@@ -39,7 +41,7 @@ const WARNING_FLAGS: [&str; 4] = ["-Wall", "-Wextra", "-Wno-unused-parameter", "
 
 /// Folders whose every file is an input: sources, our headers and the generated
 /// `vmlinux.h`.
-const INPUT_DIRS: [&str; 4] = ["schedulers", "testing", "include", "vmlinux"];
+const INPUT_DIRS: [&str; 5] = ["schedulers", "probes", "testing", "include", "vmlinux"];
 
 fn main() {
     let crate_dir = PathBuf::from(env::var_os("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"));

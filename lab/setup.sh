@@ -3,9 +3,10 @@
 # machine, and fetches the lab's sched_ext kernel into a cache. Idempotent: a
 # second run with everything present only checks and returns.
 #
-#   lab/setup.sh            # packages + kernel
+#   lab/setup.sh            # packages + kernel + test tools
 #   lab/setup.sh packages   # Debian packages only
 #   lab/setup.sh kernel     # kernel only
+#   lab/setup.sh tools      # promtool (checks drift's Prometheus output in tests)
 #
 # The kernel lands in ${SCHEDFLEET_CACHE:-$HOME/.cache/schedfleet}/kernel/<release>/
 # (vmlinuz, config, modules) with a `current` symlink that `schedfleet lab up` reads.
@@ -103,6 +104,7 @@ Pin-Priority: 50" || true
     local dir="$CACHE/kernel/$release"
     local tmp
     tmp=$(mktemp -d)
+    chmod 755 "$tmp"
     trap 'rm -rf "$tmp"' RETURN
     (cd "$tmp" && apt-get download -qq "linux-binary-$release" "linux-base-$release" "linux-modules-$release") \
         || die "apt-get download of the $release kernel packages failed"
@@ -130,9 +132,30 @@ Pin-Priority: 50" || true
     log "kernel cached in $dir"
 }
 
+tools() {
+    # promtool alone, from Debian's prometheus package, downloaded and
+    # unpacked into the cache: the Prometheus server is never installed.
+    if [ -x "$CACHE/tools/promtool" ]; then
+        log "promtool present"
+        return
+    fi
+    apt_update
+    local tmp
+    tmp=$(mktemp -d)
+    chmod 755 "$tmp"
+    trap 'rm -rf "$tmp"' RETURN
+    (cd "$tmp" && apt-get download -qq prometheus) || die "apt-get download prometheus failed"
+    dpkg -x "$tmp"/prometheus_*.deb "$tmp/x"
+    [ -x "$tmp/x/usr/bin/promtool" ] || die "the prometheus package has no usr/bin/promtool"
+    mkdir -p "$CACHE/tools"
+    install -m 0755 "$tmp/x/usr/bin/promtool" "$CACHE/tools/promtool"
+    log "promtool cached in $CACHE/tools"
+}
+
 case "${1:-all}" in
     packages) packages ;;
     kernel) kernel ;;
-    all) packages; kernel ;;
-    *) die "usage: $0 [packages|kernel|all]" ;;
+    tools) tools ;;
+    all) packages; kernel; tools ;;
+    *) die "usage: $0 [packages|kernel|tools|all]" ;;
 esac

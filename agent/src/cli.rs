@@ -12,7 +12,7 @@ use crate::error::{Failure, Result};
 
 pub const USAGE: &str = "usage:
   schedfleet-agent facts
-  schedfleet-agent status
+  schedfleet-agent status [--latency-window MS] [--cgroup PATH]
   schedfleet-agent activate OBJECT --sha256 HEX [--param NAME=VALUE]... [--commit ID] [--replace]
   schedfleet-agent deactivate
   schedfleet-agent store has HEX...
@@ -23,11 +23,31 @@ pub const USAGE: &str = "usage:
 pub enum Command {
     Version,
     Facts,
-    Status,
+    Status(StatusArgs),
     Activate(ActivateArgs),
     Deactivate,
     StoreHas(Vec<String>),
     StorePut(String),
+}
+
+/// How long `status` measures wake-up latency when not told.
+pub const DEFAULT_LATENCY_WINDOW_MS: u64 = 1000;
+
+/// Reports are meant to be quick; a window longer than a minute is a typo.
+const MAX_LATENCY_WINDOW_MS: u64 = 60_000;
+
+#[derive(Debug, PartialEq)]
+pub struct StatusArgs {
+    /// How long the wake-up latency probe is attached; 0 leaves it out.
+    pub latency_window_ms: u64,
+    /// Only measure tasks of this cgroup v2 (and below).
+    pub cgroup: Option<String>,
+}
+
+impl Default for StatusArgs {
+    fn default() -> Self {
+        StatusArgs { latency_window_ms: DEFAULT_LATENCY_WINDOW_MS, cgroup: None }
+    }
 }
 
 #[derive(Debug, PartialEq)]
@@ -68,7 +88,7 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Command> {
     };
     let command = match verb.as_str() {
         "facts" => Command::Facts,
-        "status" => Command::Status,
+        "status" => return parse_status(parser),
         "deactivate" => Command::Deactivate,
         "activate" => return parse_activate(parser),
         "store" => return parse_store(parser),
@@ -107,6 +127,26 @@ fn parse_activate(mut parser: lexopt::Parser) -> Result<Command> {
         commit,
         replace,
     }))
+}
+
+fn parse_status(mut parser: lexopt::Parser) -> Result<Command> {
+    let mut args = StatusArgs::default();
+    while let Some(arg) = parser.next().map_err(lex)? {
+        match arg {
+            Long("latency-window") => {
+                let ms = parser.value().map_err(lex)?.string().map_err(lex)?;
+                args.latency_window_ms =
+                    ms.parse().ok().filter(|&ms| ms <= MAX_LATENCY_WINDOW_MS).ok_or_else(|| {
+                        usage(format_args!(
+                            "--latency-window `{ms}`: expected 0 to {MAX_LATENCY_WINDOW_MS} milliseconds"
+                        ))
+                    })?;
+            }
+            Long("cgroup") => args.cgroup = Some(parser.value().map_err(lex)?.string().map_err(lex)?),
+            other => return Err(usage(other.unexpected())),
+        }
+    }
+    Ok(Command::Status(args))
 }
 
 fn parse_store(mut parser: lexopt::Parser) -> Result<Command> {
@@ -159,6 +199,29 @@ mod tests {
         assert!(p(&["store", "put", "../../etc/passwd"]).is_err());
         assert!(p(&["store", "put"]).is_err());
         assert_eq!(p(&["store", "has"]).unwrap(), Command::StoreHas(vec![]));
+    }
+
+    #[test]
+    fn status_takes_a_latency_window_and_a_cgroup() {
+        assert_eq!(p(&["status"]).unwrap(), Command::Status(StatusArgs { latency_window_ms: 1000, cgroup: None }));
+        let cmd = p(&["status", "--latency-window", "0", "--cgroup", "system.slice/x.service"]).unwrap();
+        assert_eq!(
+            cmd,
+            Command::Status(StatusArgs { latency_window_ms: 0, cgroup: Some("system.slice/x.service".into()) })
+        );
+        assert_eq!(
+            p(&["status", "--latency-window=250"]).unwrap(),
+            Command::Status(StatusArgs { latency_window_ms: 250, cgroup: None })
+        );
+        for bad in [
+            &["status", "--latency-window", "-1"][..],
+            &["status", "--latency-window", "1s"],
+            &["status", "--latency-window", "600001"],
+            &["status", "--latency-window"],
+            &["status", "extra"],
+        ] {
+            assert_eq!(p(bad).unwrap_err().kind, ErrorKind::Usage, "{bad:?}");
+        }
     }
 
     #[test]

@@ -12,6 +12,7 @@ mod cli;
 mod cmd;
 mod error;
 mod facts;
+mod health;
 mod log;
 mod sched;
 mod state;

@@ -2,7 +2,8 @@
 //!
 //! This crate owns the BPF side of the project: the C sources of the builtin schedulers
 //! (`schedulers/<name>/main.bpf.c`, with the values they share with userspace in
-//! `intf.h`), the test fixtures (`testing/<name>/main.bpf.c`), the shared BPF header
+//! `intf.h`), the tracing probes the agent loads to measure a host (`probes/<name>/`), the
+//! test fixtures (`testing/<name>/main.bpf.c`), the shared BPF header
 //! (`include/schedfleet/common.bpf.h`), the `vmlinux.h` generated from the lab kernel's
 //! BTF (`vmlinux/<release>/`), and the build step that turns them into objects embedded
 //! here. It exposes each builtin as bytes plus what a loader needs to know about it: the
@@ -99,11 +100,30 @@ static BUILTINS: &[Builtin] = &[Builtin {
     }],
 }];
 
+/// Tracing programs the agent loads for a while to measure a host, whatever scheduler
+/// runs; they change no scheduling decision.
+pub mod probes {
+    /// Wake-up latency (`probes/wakelat/`): tp_btf programs on `sched_wakeup`,
+    /// `sched_wakeup_new` and `sched_switch` that fill the per-CPU histogram
+    /// `wakelat_hist` (`struct wakelat_hist`, bucket scheme in `probes/wakelat/intf.h`).
+    /// Filter: the `.rodata` globals `target_cgid` (u64, 0 = every task) and
+    /// `target_level` (u32).
+    pub const WAKELAT: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/wakelat.bpf.o"));
+}
+
 /// BPF objects that exist only to be used by tests; never offered to users.
 pub mod testing {
     /// A sched_ext scheduler (ops name `broken_verifier`) that the kernel's verifier
     /// rejects at load: its enqueue op dereferences a map lookup without a NULL check.
     pub const BROKEN_VERIFIER: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/broken_verifier.bpf.o"));
+
+    /// A sched_ext scheduler (ops name `ejector`) that loads and runs, then raises
+    /// `scx_bpf_error()` once [`EJECTOR_AFTER_NS`] have passed since its `ops.init`, so the
+    /// kernel ejects it at run time. The delay is the `.rodata` parameter `eject_after_ns`.
+    pub const EJECTOR: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/ejector.bpf.o"));
+
+    /// The default of the ejector's `eject_after_ns` parameter: 1.5 s.
+    pub const EJECTOR_AFTER_NS: u64 = 1_500_000_000;
 }
 
 /// The layout of `struct sf_exit_info` (in `include/schedfleet/common.bpf.h`), the record
@@ -333,9 +353,59 @@ mod tests {
 
     #[test]
     fn testing_objects_are_sched_ext_objects() {
-        assert_eq!(COMPILED_TESTING, ["broken_verifier"]);
-        let elf = assert_sched_ext_object("broken_verifier", testing::BROKEN_VERIFIER);
-        let (_, ops) = elf.section(".struct_ops.link").unwrap();
-        assert!(contains(elf.data(ops), b"broken_verifier\0"));
+        assert_eq!(COMPILED_TESTING, ["broken_verifier", "ejector"]);
+        for (name, object) in [("broken_verifier", testing::BROKEN_VERIFIER), ("ejector", testing::EJECTOR)] {
+            let elf = assert_sched_ext_object(name, object);
+            let (_, ops) = elf.section(".struct_ops.link").unwrap();
+            let mut ops_name = name.as_bytes().to_vec();
+            ops_name.push(0);
+            assert!(contains(elf.data(ops), &ops_name), "{name}: ops name not in .struct_ops.link");
+        }
+    }
+
+    #[test]
+    fn ejector_raises_its_error_after_the_documented_delay() {
+        let elf = Elf::parse(testing::EJECTOR);
+        let (rodata_index, rodata) = elf.section(".rodata").expect("ejector has .rodata");
+        let symbol = elf.symbol("eject_after_ns").expect("eject_after_ns is a parameter");
+        assert_eq!((symbol.section, symbol.size), (rodata_index, 8));
+        assert_eq!(u64_at(elf.data(rodata), symbol.value), testing::EJECTOR_AFTER_NS);
+        // The error's text is in the object (sf_error keeps the format in .data), and
+        // the ejector keeps its exit info like every builtin.
+        assert!(contains(testing::EJECTOR, b"ejector: deliberate error for tests"));
+        let (bss_index, _) = elf.section(".bss").expect("no .bss section");
+        assert_eq!(elf.symbol(exit_info::SYMBOL).map(|s| (s.section, s.size)), Some((bss_index, exit_info::SIZE)));
+        // The three ops that make it run and then fail.
+        for op in ["ejector_enqueue", "ejector_dispatch", "ejector_tick", "ejector_init"] {
+            assert!(elf.symbol(op).is_some(), "ejector: no `{op}` program");
+        }
+    }
+
+    #[test]
+    fn wakelat_probe_is_a_tracing_object_with_its_maps_and_filter() {
+        assert_eq!(COMPILED_PROBES, ["wakelat"]);
+        let elf = Elf::parse(probes::WAKELAT);
+        assert_eq!(elf.machine, EM_BPF);
+        assert!(elf.section(".struct_ops.link").is_none(), "a probe is not a scheduler");
+        for section in ["tp_btf/sched_wakeup", "tp_btf/sched_wakeup_new", "tp_btf/sched_switch", ".BTF", ".BTF.ext"] {
+            assert!(elf.section(section).is_some(), "wakelat: no `{section}` section");
+        }
+        assert!(elf.sections.iter().all(|s| !s.name.contains(".debug_")), "wakelat: DWARF left");
+        let (maps_index, _) = elf.section(".maps").expect("wakelat: no .maps");
+        for map in ["wakelat_hist", "wakelat_start"] {
+            assert_eq!(elf.symbol(map).map(|s| s.section), Some(maps_index), "wakelat: no map `{map}`");
+        }
+        let (rodata_index, rodata) = elf.section(".rodata").expect("wakelat: no .rodata");
+        for (name, size) in [("target_cgid", 8), ("target_level", 4)] {
+            let symbol = elf.symbol(name).unwrap_or_else(|| panic!("wakelat: no filter global `{name}`"));
+            assert_eq!((symbol.section, symbol.size), (rodata_index, size), "wakelat: `{name}`");
+            assert!(
+                elf.data(rodata)[symbol.value..symbol.value + size].iter().all(|&b| b == 0),
+                "{name} defaults to 0"
+            );
+        }
+        // License GPL: the verifier only lets GPL programs read kernel memory.
+        let (_, license) = elf.section("license").expect("wakelat: no license");
+        assert_eq!(elf.data(license), b"GPL\0");
     }
 }

@@ -27,6 +27,10 @@ pub enum Command {
     Plan(PlanArgs),
     /// Roll the repository's desired state out to the hosts.
     Apply(ApplyArgs),
+    /// What every host runs and how it is doing, from its agent.
+    Status(StatusArgs),
+    /// Where the hosts differ from the repository (for cron: exit codes, JSON, Prometheus text).
+    Drift(DriftArgs),
     /// Print the JSON Schema of a config file, for editors.
     Schema(SchemaArgs),
     /// Local VMs with a real sched_ext kernel, for trying schedulers.
@@ -73,6 +77,76 @@ pub struct PlanArgs {
     /// How many hosts are asked at once.
     #[arg(long, default_value_t = 32, value_parser = clap::value_parser!(u16).range(1..))]
     pub parallel: u16,
+}
+
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    #[command(flatten)]
+    pub repo: RepoArgs,
+
+    /// Only hosts matching this pattern.
+    #[arg(long)]
+    pub limit: Option<String>,
+
+    /// Print the reports as JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
+
+    /// How long each host measures wake-up latency for its report (`0s` turns it off).
+    #[arg(long, default_value = "1s", value_parser = parse_span)]
+    pub latency_window: std::time::Duration,
+
+    /// How many hosts are asked at once.
+    #[arg(long, default_value_t = 32, value_parser = clap::value_parser!(u16).range(1..))]
+    pub parallel: u16,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum DriftFormat {
+    Text,
+    Json,
+    Prometheus,
+}
+
+#[derive(Debug, Args)]
+pub struct DriftArgs {
+    #[command(flatten)]
+    pub repo: RepoArgs,
+
+    /// Only hosts matching this pattern.
+    #[arg(long)]
+    pub limit: Option<String>,
+
+    #[arg(long, value_enum, default_value = "text")]
+    pub format: DriftFormat,
+
+    /// Also count soft drift (another commit, another agent version) as drift.
+    #[arg(long)]
+    pub strict: bool,
+
+    /// Print the text report even when nothing drifted.
+    #[arg(long)]
+    pub verbose_ok: bool,
+
+    /// Unreachable hosts tolerated before exiting 4: a count or a percentage.
+    #[arg(long, default_value = "0")]
+    pub max_unreachable: String,
+
+    /// Give up on a host after this long (connection included).
+    #[arg(long, default_value = "30s", value_parser = parse_span)]
+    pub host_timeout: std::time::Duration,
+
+    /// Wait a random time up to this long before starting, so cron jobs of many controllers spread out.
+    #[arg(long, value_parser = parse_span)]
+    pub jitter: Option<std::time::Duration>,
+
+    /// How many hosts are asked at once.
+    #[arg(long, default_value_t = 32, value_parser = clap::value_parser!(u16).range(1..))]
+    pub parallel: u16,
+}
+
+fn parse_span(text: &str) -> Result<std::time::Duration, String> {
+    schedfleet_fleet::config::Span::parse(text).map(|s| s.0)
 }
 
 #[derive(Debug, Args)]

@@ -7,8 +7,10 @@
 //! is the CLI's. The host agent shares only `schedfleet-proto` with it.
 
 pub mod artifact;
+pub mod collect;
 pub mod config;
 pub mod deploy;
+pub mod drift;
 mod error;
 pub mod lab;
 pub mod plan;

@@ -25,6 +25,9 @@ pub const STORE_DIR: &str = "/var/lib/schedfleet/store";
 pub const AGENT_LINK: &str = "/var/lib/schedfleet/schedfleet-agent";
 /// What the agent believes is active, written atomically on every change.
 pub const STATE_FILE: &str = "/var/lib/schedfleet/state.json";
+/// What `status` saw last time (`enable_seq`), so the next report can say
+/// whether a scheduler was loaded in between. Written atomically by `status`.
+pub const LAST_REPORT_FILE: &str = "/var/lib/schedfleet/last_report.json";
 /// Where the agent pins the struct_ops link of the scheduler it loaded. The
 /// kernel keeps the scheduler attached as long as this pin exists.
 pub const LINK_PIN: &str = "/sys/fs/bpf/schedfleet/sched_ext_link";
@@ -163,8 +166,11 @@ pub struct AgentState {
     pub active: Option<ActiveScheduler>,
 }
 
-/// `schedfleet-agent status`.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+/// `schedfleet-agent status`: what runs, and how the host is doing (the
+/// health report). Every health field is optional: agents before the health
+/// report send none of them, and each is absent where the host cannot say
+/// (no PSI, no GPU driver, the probe disabled).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 pub struct Status {
     pub agent_version: String,
     pub kernel: KernelSchedExt,
@@ -174,6 +180,146 @@ pub struct Status {
     /// The kernel runs exactly what the agent believes is active (or both
     /// say nothing is).
     pub kernel_agrees: bool,
+    /// Wake-up latency measured during the report (`--latency-window`);
+    /// absent when the window is 0.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub latency: Option<WakeLatency>,
+    /// CPU pressure (`/proc/pressure/cpu`); absent when the kernel has PSI
+    /// off.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pressure: Option<CpuPressure>,
+    /// `/proc/loadavg`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub loadavg: Option<LoadAvg>,
+    /// Tasks runnable right now (`procs_running` in `/proc/stat`), the
+    /// reporting agent included.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub runnable: Option<u64>,
+    /// The kernel's `enable_seq` differs from the one the previous `status`
+    /// saw: a scheduler was loaded since (by anyone, schedfleet included).
+    /// Absent on the first report, or when the previous one is unreadable.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub enable_seq_changed_since_last_report: Option<bool>,
+    /// The newest scheduler the kernel stopped on its own (error, stall,
+    /// SysRq, the scheduler exiting) that the kernel log still holds;
+    /// unloads from user space are not ejections.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_ejection: Option<Ejection>,
+    /// NVIDIA driver and GPUs; absent when the driver is not loaded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gpu: Option<GpuInfo>,
+}
+
+/// Wake-up latency: how long woken tasks waited before they ran, from the
+/// `wakelat` BPF probe, over one window. Percentiles are the upper bounds
+/// of the histogram buckets they fall in (at most 12.5% above the true value
+/// from 8 us up, 1 us wide below), never above `max_us`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct WakeLatency {
+    /// How long the probe was attached, in milliseconds (as asked).
+    pub window_ms: u64,
+    /// Wake-ups that were followed by the task running within the window.
+    #[serde(default)]
+    pub samples: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub p50_us: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub p90_us: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub p99_us: Option<u64>,
+    /// The largest latency, rounded up to a whole microsecond.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_us: Option<u64>,
+    /// The mean latency, rounded to a whole microsecond.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mean_us: Option<u64>,
+    /// The non-empty buckets as `[upper_bound_us, count]`, ascending; a
+    /// bucket holds latencies below its bound and at or above the previous
+    /// bucket's. The last bucket (16.8 s and more) is given `max_us` as
+    /// its bound.
+    #[serde(default)]
+    pub buckets: Vec<(u64, u64)>,
+    /// Only tasks of this cgroup (v2, and its descendants) were measured.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cgroup: Option<String>,
+    /// Why there is no measurement (no BTF, not root, an unknown cgroup...);
+    /// the other fields are then empty. The rest of the report is unaffected.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// `/proc/pressure/cpu`: the share of time tasks waited for a CPU.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct CpuPressure {
+    /// Some runnable task was waiting.
+    pub some: PressureLine,
+    /// Every non-idle task was waiting (reported for CPU since Linux 5.13).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub full: Option<PressureLine>,
+}
+
+/// One line of a PSI file.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct PressureLine {
+    /// Percent of the last 10, 60 and 300 seconds.
+    pub avg10: f64,
+    pub avg60: f64,
+    pub avg300: f64,
+    /// Total stall time since boot, in microseconds.
+    pub total: u64,
+}
+
+/// `/proc/loadavg`: the 1, 5 and 15 minute load averages.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct LoadAvg {
+    pub avg1: f64,
+    pub avg5: f64,
+    pub avg15: f64,
+}
+
+/// A scheduler the kernel disabled, from the kernel log line
+/// `sched_ext: BPF scheduler "<ops>" disabled (<reason>)`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct Ejection {
+    /// The scheduler's ops name.
+    pub ops: String,
+    /// The kernel's reason, as it words it (`runtime error`,
+    /// `scx_bpf_error`, `runnable task stall`, `disabled by sysrq-S`...).
+    pub reason: String,
+    /// The log line, as the kernel wrote it.
+    pub message_line: String,
+    /// The scheduler's own message, from the line the kernel writes after
+    /// an error (`sched_ext: <ops>: <message>`), when there is one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+    /// When the kernel logged it, in microseconds since boot.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kernel_time_us: Option<u64>,
+}
+
+/// The NVIDIA driver and its GPUs, from `/proc/driver/nvidia`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct GpuInfo {
+    /// Such as `550.54.14`; empty when the version file does not say.
+    pub driver_version: String,
+    #[serde(default)]
+    pub gpus: Vec<Gpu>,
+}
+
+/// One GPU, from `/proc/driver/nvidia/gpus/<bus location>/information`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct Gpu {
+    /// PCI address, such as `0000:18:00.0`.
+    pub bus_location: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub uuid: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub video_bios: Option<String>,
+    /// The N of `/dev/nvidiaN`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub device_minor: Option<u32>,
 }
 
 /// `schedfleet-agent activate`.
@@ -235,6 +381,23 @@ mod tests {
             Reply::error(AgentError { kind: ErrorKind::DigestMismatch, message: "m".into(), verifier_log: None });
         let json = serde_json::to_string(&reply).unwrap();
         assert!(json.contains(r#""kind":"digest_mismatch""#), "{json}");
+    }
+
+    #[test]
+    fn status_of_an_older_agent_still_parses() {
+        let old = r#"{"agent_version":"0.1.0","kernel":{"state":"disabled","enable_seq":2,"nr_rejected":0,"switch_all":false},"kernel_agrees":true}"#;
+        let status: Status = serde_json::from_str(old).unwrap();
+        assert_eq!(status.latency, None);
+        assert_eq!(status.enable_seq_changed_since_last_report, None);
+        assert_eq!(serde_json::to_string(&status).unwrap().len(), old.len() + r#","events":{}"#.len());
+    }
+
+    #[test]
+    fn latency_buckets_are_pairs() {
+        let lat = WakeLatency { window_ms: 1000, samples: 3, buckets: vec![(4, 2), (104, 1)], ..Default::default() };
+        let json = serde_json::to_string(&lat).unwrap();
+        assert_eq!(json, r#"{"window_ms":1000,"samples":3,"buckets":[[4,2],[104,1]]}"#);
+        assert_eq!(serde_json::from_str::<WakeLatency>(&json).unwrap(), lat);
     }
 
     #[test]

@@ -15,7 +15,7 @@ pub fn run(command: Command) -> Result<Value> {
     let value = match command {
         Command::Version => json(&serde_json::json!({ "agent_version": env!("CARGO_PKG_VERSION") })),
         Command::Facts => json(&crate::facts::collect()),
-        Command::Status => json(&status::run()?),
+        Command::Status(args) => json(&status::run(args)?),
         Command::Activate(args) => json(&activate::run(args)?),
         Command::Deactivate => json(&deactivate::run()?),
         Command::StoreHas(digests) => json(&crate::store::has(&digests)),

@@ -1,16 +1,44 @@
 //! `status`: what the kernel runs, what the agent believes it loaded, and
-//! whether the two agree.
+//! whether the two agree; then the host's health report (wake-up latency,
+//! CPU pressure, load, reloads since the previous report, the last ejection,
+//! GPUs).
+//!
+//! Only the first part can fail the command: a host without sched_ext is
+//! still refused with `no_sched_ext`, as before the health report, so callers
+//! that use `status` as a sched_ext check keep working. Every health field is
+//! best effort and is left out, or carries its own error, when the host
+//! cannot say.
 
 use schedfleet_proto::{ActiveScheduler, KernelSchedExt, Status};
 
+use crate::cli::StatusArgs;
 use crate::error::Result;
-use crate::{sched, state};
+use crate::{health, sched, state};
 
-pub fn run() -> Result<Status> {
+pub fn run(args: StatusArgs) -> Result<Status> {
+    // Fails at once on a host without sched_ext, before any window.
+    sched::kernel::read()?;
+    // The window comes first so that everything below describes its end: a
+    // scheduler ejected during the window shows as ejected.
+    let latency =
+        (args.latency_window_ms > 0).then(|| health::latency::measure(args.latency_window_ms, args.cgroup.as_deref()));
     let kernel = sched::kernel::read()?;
     let active = state::load()?.active;
     let kernel_agrees = agrees(&kernel, active.as_ref());
-    Ok(Status { agent_version: env!("CARGO_PKG_VERSION").to_owned(), kernel, active, kernel_agrees })
+    let enable_seq_changed_since_last_report = health::last_report::exchange(kernel.enable_seq);
+    Ok(Status {
+        agent_version: env!("CARGO_PKG_VERSION").to_owned(),
+        kernel,
+        active,
+        kernel_agrees,
+        latency,
+        pressure: health::pressure::read(),
+        loadavg: health::load::loadavg(),
+        runnable: health::load::runnable(),
+        enable_seq_changed_since_last_report,
+        last_ejection: sched::kernel::last_ejection(),
+        gpu: health::gpu::read(),
+    })
 }
 
 /// The kernel runs exactly what the agent loaded: same ops name, and no

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use schedfleet_proto::{ErrorKind, KernelSchedExt};
+use schedfleet_proto::{Ejection, ErrorKind, KernelSchedExt};
 
 use crate::error::{Failure, Result};
 
@@ -79,22 +79,30 @@ pub fn wait_until(timeout: Duration, done: impl Fn(&KernelSchedExt) -> bool) -> 
 /// `sched_ext: BPF scheduler "simple" disabled (runtime error)`. Read from
 /// `/dev/kmsg` without blocking; `None` when the log is unreadable.
 pub fn last_kernel_message() -> Option<String> {
+    kernel_log()?.into_iter().rev().map(|(_, msg)| msg).find(|msg| msg.starts_with("sched_ext:"))
+}
+
+/// The newest scheduler the kernel disabled on its own, from the kernel
+/// log; `None` when there is none (or the log is unreadable, or the line
+/// has left the kernel's ring buffer).
+pub fn last_ejection() -> Option<Ejection> {
+    find_last_ejection(&kernel_log()?)
+}
+
+/// The records of the kernel log still in its ring buffer, oldest first:
+/// `(microseconds since boot, first line of the message)`.
+fn kernel_log() -> Option<Vec<(u64, String)>> {
     use std::io::Read;
     use std::os::unix::fs::OpenOptionsExt;
     let mut kmsg = std::fs::OpenOptions::new().read(true).custom_flags(libc::O_NONBLOCK).open("/dev/kmsg").ok()?;
-    let mut last = None;
+    let mut records = Vec::new();
     let mut buf = vec![0u8; 8192];
     loop {
         match kmsg.read(&mut buf) {
             Ok(0) => break,
             Ok(n) => {
-                let record = String::from_utf8_lossy(&buf[..n]);
-                // A record is `prio,seq,time,flags;message\n continuation...`.
-                if let Some((_, msg)) = record.split_once(';') {
-                    let msg = msg.lines().next().unwrap_or("").trim();
-                    if msg.starts_with("sched_ext:") {
-                        last = Some(msg.to_owned());
-                    }
+                if let Some((time_us, msg)) = parse_kmsg_record(&String::from_utf8_lossy(&buf[..n])) {
+                    records.push((time_us, msg.to_owned()));
                 }
             }
             // EPIPE means records were overwritten while reading: go on.
@@ -102,7 +110,51 @@ pub fn last_kernel_message() -> Option<String> {
             Err(_) => break,
         }
     }
-    last
+    Some(records)
+}
+
+/// Splits a `/dev/kmsg` record, `prio,seq,time_us,flags[,...];message\n`
+/// followed by ` KEY=value` continuation lines, into the time and the
+/// message's first line.
+pub fn parse_kmsg_record(record: &str) -> Option<(u64, &str)> {
+    let (header, msg) = record.split_once(';')?;
+    let time_us = header.split(',').nth(2)?.parse().ok()?;
+    Some((time_us, msg.lines().next().unwrap_or("").trim()))
+}
+
+/// The kernel's reason when a scheduler was unloaded by a program (the
+/// agent's `deactivate`, a scheduler's loader exiting): not an ejection.
+const UNLOADED_FROM_USER_SPACE: &str = "unregistered from user space";
+
+/// `(ops, reason)` of `sched_ext: BPF scheduler "<ops>" disabled (<reason>)`.
+pub fn parse_disabled_line(msg: &str) -> Option<(&str, &str)> {
+    let rest = msg.strip_prefix("sched_ext: BPF scheduler \"")?;
+    let (ops, rest) = rest.split_once("\" disabled (")?;
+    let reason = &rest[..rest.find(')')?];
+    Some((ops, reason))
+}
+
+/// The newest ejection among `records` (oldest first), with the message
+/// the kernel logs right after an error (`sched_ext: <ops>: <message>`).
+pub fn find_last_ejection(records: &[(u64, String)]) -> Option<Ejection> {
+    let (index, ops, reason) = records.iter().enumerate().rev().find_map(|(i, (_, msg))| {
+        let (ops, reason) = parse_disabled_line(msg)?;
+        (reason != UNLOADED_FROM_USER_SPACE).then_some((i, ops, reason))
+    })?;
+    let own_prefix = format!("sched_ext: {ops}: ");
+    let message = records[index + 1..]
+        .iter()
+        .take_while(|(_, msg)| parse_disabled_line(msg).is_none())
+        .find_map(|(_, msg)| msg.strip_prefix(&own_prefix))
+        .map(str::to_owned);
+    let (time_us, line) = &records[index];
+    Some(Ejection {
+        ops: ops.to_owned(),
+        reason: reason.to_owned(),
+        message_line: line.clone(),
+        message,
+        kernel_time_us: Some(*time_us),
+    })
 }
 
 #[cfg(test)]
@@ -117,5 +169,73 @@ mod tests {
         assert_eq!(ev["SCX_EV_DISPATCH_KEEP_LAST"], 0);
         assert_eq!(ev["SCX_EV_NEW_KIND"], 7);
         assert_eq!(ev.len(), 3);
+    }
+
+    #[test]
+    fn kmsg_records_split_into_time_and_first_line() {
+        let record =
+            "3,1234,5678901,-,caller=T42;sched_ext: BPF scheduler \"simple\" disabled (runtime error)\n SUBSYSTEM=x\n";
+        assert_eq!(
+            parse_kmsg_record(record),
+            Some((5678901, "sched_ext: BPF scheduler \"simple\" disabled (runtime error)"))
+        );
+        assert_eq!(parse_kmsg_record("6,1,2,-;plain\n"), Some((2, "plain")));
+        assert_eq!(parse_kmsg_record("no header"), None);
+        assert_eq!(parse_kmsg_record("6,1,x,-;bad time\n"), None);
+    }
+
+    #[test]
+    fn disabled_lines_give_ops_and_reason() {
+        assert_eq!(
+            parse_disabled_line("sched_ext: BPF scheduler \"ejector\" disabled (scx_bpf_error)"),
+            Some(("ejector", "scx_bpf_error"))
+        );
+        assert_eq!(
+            parse_disabled_line("sched_ext: BPF scheduler \"bpfland_1.1.4\" disabled (runnable task stall)"),
+            Some(("bpfland_1.1.4", "runnable task stall"))
+        );
+        assert_eq!(parse_disabled_line("sched_ext: BPF scheduler \"simple\" enabled"), None);
+        assert_eq!(parse_disabled_line("sched_ext: simple: runnable task stall"), None);
+        assert_eq!(parse_disabled_line("sched_ext: BPF scheduler \"x\" disabled (unterminated"), None);
+    }
+
+    fn log(lines: &[&str]) -> Vec<(u64, String)> {
+        lines.iter().enumerate().map(|(i, l)| (i as u64 * 1000, l.to_string())).collect()
+    }
+
+    #[test]
+    fn the_newest_ejection_wins_and_user_space_unloads_are_not_ejections() {
+        let records = log(&[
+            "sched_ext: BPF scheduler \"old\" disabled (runnable task stall)",
+            "sched_ext: old: ksoftirqd/0[15] failed to run for 30.5s",
+            "sched_ext: BPF scheduler \"ejector\" enabled",
+            "sched_ext: BPF scheduler \"ejector\" disabled (scx_bpf_error)",
+            "sched_ext: ejector: ejector: deliberate error for tests, 1500 ms after init",
+            "   scx_bpf_error_bstr+0x6d/0x90",
+            "sched_ext: BPF scheduler \"simple\" enabled",
+            "sched_ext: BPF scheduler \"simple\" disabled (unregistered from user space)",
+        ]);
+        let e = find_last_ejection(&records).unwrap();
+        assert_eq!((e.ops.as_str(), e.reason.as_str()), ("ejector", "scx_bpf_error"));
+        assert_eq!(e.message_line, "sched_ext: BPF scheduler \"ejector\" disabled (scx_bpf_error)");
+        assert_eq!(e.message.as_deref(), Some("ejector: deliberate error for tests, 1500 ms after init"));
+        assert_eq!(e.kernel_time_us, Some(3000));
+    }
+
+    #[test]
+    fn an_ejection_without_a_message_has_none_even_if_a_later_one_does() {
+        let records = log(&[
+            "sched_ext: BPF scheduler \"a\" disabled (disabled by sysrq-S)",
+            "sched_ext: BPF scheduler \"a\" enabled",
+            "sched_ext: BPF scheduler \"a\" disabled (unregistered from user space)",
+            "sched_ext: a: a message that belongs to a later event",
+        ]);
+        let e = find_last_ejection(&records).unwrap();
+        assert_eq!((e.reason.as_str(), e.message), ("disabled by sysrq-S", None));
+        assert_eq!(
+            find_last_ejection(&log(&["sched_ext: BPF scheduler \"a\" disabled (unregistered from user space)"])),
+            None
+        );
+        assert_eq!(find_last_ejection(&[]), None);
     }
 }

@@ -1,10 +1,13 @@
-//! Everything that touches sched_ext: reading the kernel's view
-//! (`kernel`), opening and preparing an arbitrary scheduler object
-//! (`object`), capturing libbpf's and the verifier's words (`libbpf_log`),
-//! and the pinned struct_ops link that keeps a scheduler attached
-//! (`link`). Policy (when to replace, what to restore) lives in `cmd/`.
+//! Everything that touches sched_ext and libbpf: reading the kernel's view
+//! (`kernel`: sched_ext's files and the kernel log), opening and preparing
+//! an arbitrary scheduler object (`object`), capturing libbpf's and the
+//! verifier's words (`libbpf_log`), the pinned struct_ops link that keeps a
+//! scheduler attached (`link`), and the wake-up latency probe the health
+//! report loads for a window (`wakelat`). Policy (when to replace, what to
+//! restore, what goes in a report) lives in `cmd/` and `health/`.
 
 pub mod kernel;
 pub mod libbpf_log;
 pub mod link;
 pub mod object;
+pub mod wakelat;

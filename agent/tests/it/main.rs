@@ -86,7 +86,35 @@ fn store_put_checks_the_digest_from_stdin() {
     };
     let v = put(&real, data);
     assert_eq!(v["result"]["written"], true, "{v}");
-    let has = reply(&agent(&["store", "has", &real, digest]).env("SCHEDFLEET_AGENT_ROOT", root.path()).output().unwrap());
+    let has =
+        reply(&agent(&["store", "has", &real, digest]).env("SCHEDFLEET_AGENT_ROOT", root.path()).output().unwrap());
     assert_eq!(has["result"]["present"][0], real.as_str());
     assert_eq!(has["result"]["missing"][0], digest);
+}
+
+#[test]
+fn status_without_sched_ext_is_refused_before_any_latency_window() {
+    // Decided with the health report: a host without sched_ext still gets
+    // `no_sched_ext` from `status` (callers use it as the sched_ext check),
+    // and it gets it at once, not after the probe's window.
+    if std::path::Path::new("/sys/kernel/sched_ext").exists() {
+        panic!("this test expects a kernel without sched_ext; this one has it: the lab tests cover status here");
+    }
+    let started = std::time::Instant::now();
+    let v = reply(&agent(&["status", "--latency-window", "5000"]).output().unwrap());
+    assert_eq!(v["error"]["kind"], "no_sched_ext", "{v}");
+    assert!(started.elapsed() < std::time::Duration::from_secs(3), "status waited for the window first");
+}
+
+#[test]
+fn status_options_are_checked() {
+    for args in [
+        &["status", "--latency-window", "soon"][..],
+        &["status", "--latency-window", "60001"],
+        &["status", "--cgroup"],
+        &["status", "--verbose"],
+    ] {
+        let v = reply(&agent(args).output().unwrap());
+        assert_eq!(v["error"]["kind"], "usage", "{args:?}: {v}");
+    }
 }

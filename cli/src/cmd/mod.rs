@@ -3,9 +3,11 @@
 //! code by [`exit_code_for`].
 
 mod apply;
+mod drift;
 mod lab;
 mod plan;
 mod schema;
+mod status;
 mod validate;
 
 use crate::args::Command;
@@ -17,6 +19,8 @@ pub fn run(command: Command) -> anyhow::Result<u8> {
         Command::Plan(args) => plan::run(args),
         Command::Apply(args) => apply::run(args),
         Command::Schema(args) => schema::run(args),
+        Command::Status(args) => status::run(args),
+        Command::Drift(args) => drift::run(args),
         Command::Lab(args) => lab::run(args),
     }
 }
@@ -44,6 +48,11 @@ pub fn exit_code_for(err: &anyhow::Error) -> u8 {
     } else {
         exit::HOSTS_FAILED
     }
+}
+
+/// Seconds since the Unix epoch.
+pub fn now_secs() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs())
 }
 
 /// The async runtime for commands that talk to hosts. Two worker threads

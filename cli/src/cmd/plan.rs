@@ -2,17 +2,16 @@
 //! wants, and what `apply` would do. Exit 0 when nothing would change, 1
 //! when something would, 4 when hosts could not be planned.
 
-use std::time::Duration;
-
 use anyhow::Result;
-use schedfleet_fleet::plan::{self, Action, PlanOptions, PlanReport};
+use schedfleet_fleet::collect::CollectOptions;
+use schedfleet_fleet::plan::{self, Action, PlanReport};
 
 use crate::args::PlanArgs;
 use crate::exit;
 
 pub fn run(args: PlanArgs) -> Result<u8> {
     let desired = super::load_desired(&args.repo, args.limit.as_deref())?;
-    let opts = PlanOptions { parallel: usize::from(args.parallel), connect_timeout: Duration::from_secs(10) };
+    let opts = CollectOptions { parallel: usize::from(args.parallel), ..CollectOptions::default() };
     let report = super::runtime()?.block_on(plan::plan(&desired, &opts))?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&report)?);

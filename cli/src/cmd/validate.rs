@@ -27,11 +27,15 @@ pub fn run(args: ValidateArgs) -> Result<u8> {
             errors.push(e.to_string());
         }
     }
-    if !errors.is_empty() {
-        for e in &errors[1..] {
-            eprintln!("error: {e}");
+    match errors.len() {
+        0 => {}
+        1 => return Err(BadInput::new(errors.remove(0)).into()),
+        n => {
+            for e in &errors {
+                eprintln!("error: {e}");
+            }
+            return Err(BadInput::new(format!("{n} hosts failed to render; see above")).into());
         }
-        return Err(BadInput::new(errors[0].clone()).into());
     }
     let mut schedulers: Vec<String> =
         desired.hosts.iter().map(|s| format!("{} ({})", s.scheduler, s.artifact.digest.short())).collect();

@@ -6,6 +6,7 @@ mod apply_input;
 mod apply_lab;
 mod apply_loopback;
 mod bad_input;
+mod health_lab;
 mod lab;
 mod support;
 mod validate;

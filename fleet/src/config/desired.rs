@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use schedfleet_proto::Facts;
 use serde_json::{Map, Value};
 
@@ -19,7 +19,7 @@ use super::overrides::OverrideFile;
 use super::pattern::{GroupDef, HostPattern, Universe};
 use super::scheduler::{SchedulerFile, Source};
 use super::template::{self, Templates};
-use super::yaml::{self, Scalar};
+use super::yaml::{self, Origin, Positions, Scalar, Step::Index, Step::Key};
 use crate::artifact::Artifact;
 use crate::repo::ConfigRepo;
 use crate::BadInput;
@@ -56,8 +56,8 @@ pub struct HostSpec {
     pub scheduler: String,
     pub artifact: Artifact,
     decl: Arc<SchedulerFile>,
-    /// Parameter values before rendering, with the file each came from.
-    params: BTreeMap<String, (Scalar, String)>,
+    /// Parameter values before rendering, with where each was written.
+    params: BTreeMap<String, (Scalar, Origin)>,
     /// Merged variables: fleet < groups (inventory, then files) < host (inventory, then file).
     vars: Map<String, Value>,
 }
@@ -79,21 +79,30 @@ fn required(repo: &ConfigRepo, file: &str) -> Result<Vec<u8>> {
 }
 
 pub fn load(repo: &ConfigRepo, opts: &LoadOptions<'_>) -> Result<DesiredState> {
-    let fleet: FleetFile = yaml::parse("fleet.yaml", &required(repo, "fleet.yaml")?)?;
-    fleet.check().map_err(|why| BadInput::new(format!("`fleet.yaml`: {why}")))?;
-    check_var_names("fleet.yaml", &fleet.vars)?;
-    let (inv_file, inv_name) = match opts.inventory_override {
+    let fleet_bytes = required(repo, "fleet.yaml")?;
+    let fleet: FleetFile = yaml::parse("fleet.yaml", &fleet_bytes)?;
+    let fleet_at = Positions::new("fleet.yaml", &fleet_bytes);
+    fleet.check().map_err(|(path, why)| BadInput::new(format!("{}: {why}", fleet_at.origin(&path))))?;
+    check_var_names(&fleet.vars, |k| fleet_at.origin(&[Key("vars"), Key(k)]).to_string())?;
+    let (inv_file, inv_at) = match opts.inventory_override {
         Some(path) => {
             let shown = path.display().to_string();
             let bytes =
                 std::fs::read(path).map_err(|e| BadInput::new(format!("cannot read inventory `{shown}`: {e}")))?;
-            (yaml::parse::<InventoryFile>(&shown, &bytes)?, shown)
+            (yaml::parse::<InventoryFile>(&shown, &bytes)?, Positions::new(&shown, &bytes))
         }
-        None => (yaml::parse("inventory.yaml", &required(repo, "inventory.yaml")?)?, "inventory.yaml".to_owned()),
+        None => {
+            let bytes = required(repo, "inventory.yaml")?;
+            (yaml::parse("inventory.yaml", &bytes)?, Positions::new("inventory.yaml", &bytes))
+        }
     };
-    let hosts = inventory::resolve(&inv_name, &inv_file)?;
+    let inv_name = inv_at.file().to_owned();
+    let hosts = inventory::resolve(&inv_at, &inv_file)?;
+    check_var_names(&inv_file.defaults.vars, |k| inv_at.origin(&[Key("defaults"), Key("vars"), Key(k)]).to_string())?;
     for h in &hosts {
-        check_var_names(&format!("{inv_name}` host `{}", h.name), &h.vars)?;
+        check_var_names(&h.vars, |k| {
+            format!("{}: host `{}`", inv_at.origin(&[Key("hosts"), Key(&h.name), Key("vars"), Key(k)]), h.name)
+        })?;
     }
     let groups: BTreeMap<String, GroupDef> = inv_file
         .groups
@@ -103,7 +112,9 @@ pub fn load(repo: &ConfigRepo, opts: &LoadOptions<'_>) -> Result<DesiredState> {
     let universe = Universe::build(hosts.iter().map(|h| (h.name.clone(), h.labels.clone())).collect(), &groups)
         .map_err(|e| BadInput::new(format!("`{inv_name}`: {e}")))?;
     for (name, g) in &inv_file.groups {
-        check_var_names(&format!("{inv_name}` group `{name}"), &g.vars)?;
+        check_var_names(&g.vars, |k| {
+            format!("{}: group `{name}`", inv_at.origin(&[Key("groups"), Key(name), Key("vars"), Key(k)]))
+        })?;
     }
     let group_files = overrides(repo, "groups", |name| inv_file.groups.contains_key(name), "group")?;
     let host_files = overrides(repo, "hosts", |name| hosts.iter().any(|h| h.name == name), "host")?;
@@ -111,9 +122,10 @@ pub fn load(repo: &ConfigRepo, opts: &LoadOptions<'_>) -> Result<DesiredState> {
     // The first assignment that selects a host wins.
     let mut assigned: BTreeMap<String, usize> = BTreeMap::new();
     for (i, a) in fleet.assignments.iter().enumerate() {
-        let pattern = HostPattern::parse(&a.hosts)
-            .and_then(|p| p.select(&universe))
-            .map_err(|e| BadInput::new(format!("`fleet.yaml`: assignment {} (`{}`): {e}", i + 1, a.hosts)))?;
+        let pattern = HostPattern::parse(&a.hosts).and_then(|p| p.select(&universe)).map_err(|e| {
+            let at = fleet_at.origin(&[Key("assignments"), Index(i), Key("hosts")]);
+            BadInput::new(format!("{at}: assignment {} (`{}`): {e}", i + 1, a.hosts.escape_debug()))
+        })?;
         for host in pattern {
             assigned.entry(host).or_insert(i);
         }
@@ -123,6 +135,20 @@ pub fn load(repo: &ConfigRepo, opts: &LoadOptions<'_>) -> Result<DesiredState> {
         .map(|l| HostPattern::parse(l).and_then(|p| p.select(&universe)))
         .transpose()
         .map_err(|e| BadInput::new(format!("--limit: {e}")))?;
+    // Each assignment's parameters with the line each is written on.
+    let assignment_params: Vec<BTreeMap<String, (Scalar, Origin)>> = fleet
+        .assignments
+        .iter()
+        .enumerate()
+        .map(|(i, a)| {
+            a.params
+                .iter()
+                .map(|(k, v)| {
+                    (k.clone(), (v.clone(), fleet_at.origin(&[Key("assignments"), Index(i), Key("params"), Key(k)])))
+                })
+                .collect()
+        })
+        .collect();
 
     let mut schedulers: BTreeMap<String, (Arc<SchedulerFile>, Artifact)> = BTreeMap::new();
     let mut specs = Vec::new();
@@ -137,13 +163,17 @@ pub fn load(repo: &ConfigRepo, opts: &LoadOptions<'_>) -> Result<DesiredState> {
         let assignment = &fleet.assignments[index];
         let name = &assignment.scheduler;
         if !schedulers.contains_key(name) {
-            let (decl, artifact) = load_scheduler(repo, name)?;
+            let at = fleet_at.origin(&[Key("assignments"), Index(index), Key("scheduler")]);
+            let (decl, artifact) = load_scheduler(repo, name, &at)?;
             schedulers.insert(name.clone(), (Arc::new(decl), artifact));
         }
         let (decl, artifact) = schedulers[name].clone();
         let groups_of: Vec<String> = universe.groups_of(&host.name).into_iter().map(str::to_owned).collect();
 
+        // Lowest to highest: fleet.yaml, inventory defaults, inventory groups,
+        // groups/*.yaml, the inventory's host entry, hosts/<host>.yaml.
         let mut vars: Map<String, Value> = fleet.vars.clone().into_iter().collect();
+        vars.extend(inv_file.defaults.vars.clone());
         for g in &groups_of {
             vars.extend(inv_file.groups[g].vars.clone());
         }
@@ -153,22 +183,21 @@ pub fn load(repo: &ConfigRepo, opts: &LoadOptions<'_>) -> Result<DesiredState> {
             }
         }
         vars.extend(host.vars.clone());
-        let mut params: BTreeMap<String, (Scalar, String)> =
-            assignment.params.iter().map(|(k, v)| (k.clone(), (v.clone(), "fleet.yaml".to_owned()))).collect();
+        let mut params = assignment_params[index].clone();
         for g in &groups_of {
             if let Some(f) = group_files.get(g) {
-                params.extend(f.params.iter().map(|(k, v)| (k.clone(), (v.clone(), format!("groups/{g}.yaml")))));
+                params.extend(f.params.clone());
             }
         }
         if let Some(f) = host_files.get(&host.name) {
             vars.extend(f.vars.clone());
-            params.extend(f.params.iter().map(|(k, v)| (k.clone(), (v.clone(), format!("hosts/{}.yaml", host.name)))));
+            params.extend(f.params.clone());
         }
         for (param, (value, origin)) in &params {
             let Some(d) = decl.params.get(param) else {
                 let known: Vec<_> = decl.params.keys().map(String::as_str).collect();
                 return Err(BadInput::new(format!(
-                    "`{origin}`: scheduler `{name}` (assigned to `{}`) declares no parameter `{param}`; declared in `schedulers/{name}.yaml`: {}",
+                    "{origin}: scheduler `{name}` (assigned to `{}`) declares no parameter `{param}`; declared in `schedulers/{name}.yaml`: {}",
                     host.name,
                     if known.is_empty() { "none".to_owned() } else { known.join(", ") }
                 ))
@@ -176,7 +205,7 @@ pub fn load(repo: &ConfigRepo, opts: &LoadOptions<'_>) -> Result<DesiredState> {
             };
             // Values that are not templates are checked now, before any host is contacted.
             if !matches!(value, Scalar::Str(t) if template::is_template(t)) {
-                d.check(param, value).map_err(|why| BadInput::new(format!("`{origin}`: {why}")))?;
+                d.check(param, value).map_err(|why| BadInput::new(format!("{origin}: {why}")))?;
             }
         }
         specs.push(HostSpec {
@@ -189,6 +218,20 @@ pub fn load(repo: &ConfigRepo, opts: &LoadOptions<'_>) -> Result<DesiredState> {
             vars,
         });
     }
+    // Scheduler files not loaded above (assigned to no selected host) are
+    // checked too: a broken file must not wait for the commit that assigns it.
+    for file in repo.list("schedulers")? {
+        let Some(name) = file.strip_suffix(".yaml") else {
+            return Err(BadInput::new(format!(
+                "`schedulers/{file}`: only `<name>.yaml` files belong in `schedulers/`"
+            ))
+            .into());
+        };
+        if !schedulers.contains_key(name) {
+            let at = Positions::new(&format!("schedulers/{file}"), b"").origin(&[]);
+            load_scheduler(repo, name, &at)?;
+        }
+    }
     Ok(DesiredState {
         commit: repo.commit_id(),
         uncommitted: repo.uncommitted_changes(),
@@ -198,14 +241,24 @@ pub fn load(repo: &ConfigRepo, opts: &LoadOptions<'_>) -> Result<DesiredState> {
     })
 }
 
-fn check_var_names(file: &str, vars: &BTreeMap<String, Value>) -> Result<(), BadInput> {
+/// Refuses a variable named like something templates see already; `at`
+/// says where a variable was written, for the message.
+fn check_var_names(vars: &BTreeMap<String, Value>, at: impl Fn(&str) -> String) -> Result<(), BadInput> {
     match vars.keys().find(|k| RESERVED_VARS.contains(&k.as_str())) {
         Some(k) => Err(BadInput::new(format!(
-            "`{file}`: variable `{k}` is reserved (templates see {} themselves); rename it",
+            "{}: variable `{k}` is reserved (templates see {} themselves); rename it",
+            at(k),
             RESERVED_VARS.join(", ")
         ))),
         None => Ok(()),
     }
+}
+
+/// A `groups/<group>.yaml` or `hosts/<host>.yaml`, its parameters with the
+/// line each is written on.
+struct Override {
+    vars: BTreeMap<String, Value>,
+    params: BTreeMap<String, (Scalar, Origin)>,
 }
 
 /// Reads every `<dir>/<name>.yaml`; a file for an unknown name is an error.
@@ -214,38 +267,69 @@ fn overrides(
     dir: &str,
     known: impl Fn(&str) -> bool,
     what: &str,
-) -> Result<BTreeMap<String, OverrideFile>> {
+) -> Result<BTreeMap<String, Override>> {
     let mut out = BTreeMap::new();
     for file in repo.list(dir)? {
         let path = format!("{dir}/{file}");
         let Some(name) = file.strip_suffix(".yaml") else {
-            return Err(BadInput::new(format!("`{path}`: only `<name>.yaml` files belong in `{dir}/`")).into());
+            return Err(BadInput::new(format!(
+                "`{path}`: only `<name>.yaml` files belong in `{dir}/`; rename or remove the file"
+            ))
+            .into());
         };
         if !known(name) {
-            return Err(BadInput::new(format!("`{path}`: the inventory has no {what} `{name}`; rename or remove the file"))
-                .into());
+            return Err(BadInput::new(format!(
+                "`{path}`: the inventory has no {what} `{name}`; rename or remove the file"
+            ))
+            .into());
         }
-        let parsed: OverrideFile = yaml::parse(&path, &required(repo, &path)?)?;
-        check_var_names(&path, &parsed.vars)?;
-        out.insert(name.to_owned(), parsed);
+        let bytes = required(repo, &path)?;
+        let parsed: OverrideFile = yaml::parse(&path, &bytes)?;
+        let at = Positions::new(&path, &bytes);
+        check_var_names(&parsed.vars, |k| at.origin(&[Key("vars"), Key(k)]).to_string())?;
+        let params = parsed
+            .params
+            .into_iter()
+            .map(|(k, v)| {
+                let o = at.origin(&[Key("params"), Key(&k)]);
+                (k, (v, o))
+            })
+            .collect();
+        out.insert(name.to_owned(), Override { vars: parsed.vars, params });
     }
     Ok(out)
 }
 
-fn load_scheduler(repo: &ConfigRepo, name: &str) -> Result<(SchedulerFile, Artifact)> {
-    inventory::check_name(name).map_err(|why| BadInput::new(format!("`fleet.yaml`: scheduler {why}")))?;
+/// `at` is where the assignment names the scheduler, for messages.
+fn load_scheduler(repo: &ConfigRepo, name: &str, at: &Origin) -> Result<(SchedulerFile, Artifact)> {
+    if inventory::check_name(name).is_err() {
+        return Err(BadInput::new(format!(
+            "{at}: scheduler name `{}` is not valid (letters, digits, `-`, `_`, `.`; starting with a letter or digit): it names the file `schedulers/<name>.yaml`",
+            name.escape_debug()
+        ))
+        .into());
+    }
     let file = format!("schedulers/{name}.yaml");
     let bytes = repo.read(&file)?.ok_or_else(|| {
-        BadInput::new(format!("`fleet.yaml` assigns scheduler `{name}`, but `{file}` is not in the commit"))
+        BadInput::new(format!(
+            "{at} assigns scheduler `{name}`, but `{file}` is not in the commit; add and commit it, or fix the name"
+        ))
     })?;
     let decl: SchedulerFile = yaml::parse(&file, &bytes)?;
+    let positions = Positions::new(&file, &bytes);
     for (p, d) in &decl.params {
+        let here = |step: Option<&str>| {
+            let mut path = vec![Key("params"), Key(p)];
+            path.extend(step.map(Key));
+            positions.origin(&path)
+        };
+        d.check_bounds(p).map_err(|why| BadInput::new(format!("{}: {why}", here(None))))?;
         if let Some(default) = &d.default {
-            d.check(p, default).map_err(|why| BadInput::new(format!("`{file}`: default: {why}")))?;
+            d.check(p, default).map_err(|why| BadInput::new(format!("{}: default: {why}", here(Some("default")))))?;
         }
     }
-    let artifact =
-        Source::parse(&file, &decl.source)?.artifact(&file, repo).with_context(|| format!("scheduler `{name}`"))?;
+    let source_at = positions.origin(&[Key("source")]);
+    let artifact = Source::parse(&source_at, &decl.source)?.artifact(&source_at, repo)?;
     Ok((decl, artifact))
 }
 
@@ -278,7 +362,7 @@ impl HostSpec {
         let mut params = BTreeMap::new();
         for (name, (value, origin)) in &self.params {
             let decl = &self.decl.params[name];
-            let at = |why: String| BadInput::new(format!("`{origin}`: host `{}`: {why}", self.host.name));
+            let at = |why: String| BadInput::new(format!("{origin}: host `{}`: {why}", self.host.name));
             let value = match value {
                 Scalar::Str(text) if template::is_template(text) => {
                     let out = templates

@@ -27,7 +27,7 @@ use schemars::JsonSchema;
 use serde::Deserialize;
 
 use super::units::{HostCount, Span};
-use super::yaml::Scalar;
+use super::yaml::{Scalar, Step};
 
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -164,43 +164,93 @@ fn default_probe_timeout() -> Span {
 }
 
 impl FleetFile {
-    /// Cross-field checks serde cannot express.
-    pub fn check(&self) -> Result<(), String> {
+    /// Cross-field checks serde cannot express. An error comes with the path
+    /// of the value it is about, so the caller can give its line.
+    pub fn check(&self) -> Result<(), (Vec<Step<'_>>, String)> {
+        use Step::{Index, Key};
         if self.assignments.is_empty() {
-            return Err("`assignments` is empty; assign at least one scheduler".into());
+            return Err((vec![Key("assignments")], "`assignments` is empty; assign at least one scheduler".into()));
         }
         let r = &self.rollout;
+        let waves = || vec![Key("rollout"), Key("waves")];
         if r.waves.is_empty() {
-            return Err("`rollout.waves` is empty; use e.g. `[1, \"100%\"]`".into());
+            return Err((waves(), "`rollout.waves` is empty; use e.g. `[1, \"100%\"]`".into()));
         }
-        if let Some(w) = r.waves.iter().find(|w| matches!(w, HostCount::Count(0) | HostCount::Percent(0))) {
-            return Err(format!("`rollout.waves` has an empty wave `{w}`; every wave takes at least one host"));
+        if let Some(i) = r.waves.iter().position(|w| matches!(w, HostCount::Count(0) | HostCount::Percent(0))) {
+            let mut at = waves();
+            at.push(Index(i));
+            return Err((
+                at,
+                format!("`rollout.waves` has an empty wave `{}`; every wave takes at least one host", r.waves[i]),
+            ));
         }
         if r.bake.0.is_zero() && r.waves.len() > 1 {
-            return Err("`rollout.bake` is 0s with several waves: nothing would be watched between them".into());
+            return Err((
+                vec![Key("rollout"), Key("bake")],
+                "`rollout.bake` is 0s with several waves: nothing would be watched between them".into(),
+            ));
         }
         if let Some(key) = &r.order_by {
             if !super::inventory::is_label_key(key) {
-                return Err(format!("`rollout.order_by` `{key}` is not a label key"));
+                return Err((
+                    vec![Key("rollout"), Key("order_by")],
+                    format!("`rollout.order_by` `{}` is not a label key", key.escape_debug()),
+                ));
             }
         }
         for k in self.health.max_events.keys() {
             if !k.starts_with("SCX_EV_") {
-                return Err(format!("`health.max_events`: `{k}` is not a sched_ext event name (they start with `SCX_EV_`)"));
+                return Err((
+                    vec![Key("health"), Key("max_events"), Key(k)],
+                    format!(
+                        "`health.max_events`: `{}` is not a sched_ext event name (they start with `SCX_EV_`)",
+                        k.escape_debug()
+                    ),
+                ));
             }
         }
         let mut names = std::collections::BTreeSet::new();
-        for p in &self.health.probes {
+        for (i, p) in self.health.probes.iter().enumerate() {
+            let at = || vec![Key("health"), Key("probes"), Index(i)];
+            if p.name.is_empty() {
+                return Err((at(), "a probe has an empty `name`; name it, as in `serving`".into()));
+            }
+            if !super::inventory::is_label_key(&p.name) {
+                return Err((
+                    at(),
+                    format!("probe name `{}` may only hold letters, digits, `-`, `_`, `.`, `/`", p.name.escape_debug()),
+                ));
+            }
             if !names.insert(p.name.as_str()) {
-                return Err(format!("`health.probes`: two probes are named `{}`", p.name));
+                return Err((at(), format!("`health.probes`: two probes are named `{}`", p.name)));
             }
             match (&p.command, &p.http) {
                 (Some(cmd), None) if !cmd.is_empty() && !cmd[0].is_empty() => {}
-                (None, Some(url)) if url.starts_with("http://") && !url.contains(char::is_whitespace) => {}
-                (None, Some(url)) => return Err(format!("probe `{}`: `{url}` is not an http:// URL", p.name)),
-                _ => return Err(format!("probe `{}` needs exactly one of `command` (a non-empty list) or `http`", p.name)),
+                (None, Some(url)) if is_http_url(url) => {}
+                (None, Some(url)) => {
+                    return Err((
+                        at(),
+                        format!(
+                            "probe `{}`: `{}` is not an http:// URL (like `http://127.0.0.1:8000/health`)",
+                            p.name,
+                            url.escape_debug()
+                        ),
+                    ))
+                }
+                _ => {
+                    return Err((
+                        at(),
+                        format!("probe `{}` needs exactly one of `command` (a non-empty list) or `http`", p.name),
+                    ))
+                }
             }
         }
         Ok(())
     }
+}
+
+/// `http://` and a host at least, printable ASCII only: the agent fetches it
+/// and it appears in logs.
+fn is_http_url(url: &str) -> bool {
+    url.strip_prefix("http://").is_some_and(|rest| !rest.is_empty() && rest.bytes().all(|b| b.is_ascii_graphic()))
 }

@@ -26,6 +26,7 @@ use std::path::PathBuf;
 use schemars::JsonSchema;
 use serde::Deserialize;
 
+use super::yaml::{Positions, Step};
 use crate::BadInput;
 
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -102,28 +103,51 @@ pub struct Host {
     /// `None` for lab hosts until the lab is asked where they are.
     pub ssh: Option<SshTarget>,
     pub labels: BTreeMap<String, String>,
-    /// The host's own variables (defaults merged in), before group and file overrides.
+    /// The host's own variables from the inventory (not `defaults.vars`, which rank below groups).
     #[serde(skip)]
     pub vars: BTreeMap<String, serde_json::Value>,
 }
 
-/// Resolves the hosts of an inventory file (groups are resolved by the caller).
-pub fn resolve(file: &str, inv: &InventoryFile) -> Result<Vec<Host>, BadInput> {
+/// Resolves the hosts of an inventory file (groups are resolved by the
+/// caller); `file` gives the file's name and lines for messages.
+pub fn resolve(file: &Positions, inv: &InventoryFile) -> Result<Vec<Host>, BadInput> {
     if inv.hosts.is_empty() {
-        return Err(BadInput::new(format!("`{file}` lists no hosts")));
+        return Err(BadInput::new(format!("{} lists no hosts; add at least one", file.origin(&[Step::Key("hosts")]))));
     }
     let d = &inv.defaults;
+    if d.address.is_some() {
+        return Err(BadInput::new(format!(
+            "{}: `defaults.address` would give every host the same address; set `address` per host \
+             (it defaults to the host's name)",
+            file.origin(&[Step::Key("defaults"), Step::Key("address")])
+        )));
+    }
     inv.hosts
         .iter()
         .map(|(name, h)| {
             let name = name.clone();
-            let at = |what: &str| format!("`{file}`: host `{name}`: {what}");
-            check_name(&name).map_err(|why| BadInput::new(at(&why)))?;
+            // The line of `sub` (a path below a host) where this host's value
+            // comes from: its own, else the defaults', else the host's entry.
+            let at = |sub: &[&str], what: &str| {
+                let own: Vec<Step<'_>> = [Step::Key("hosts"), Step::Key(&name)]
+                    .into_iter()
+                    .chain(sub.iter().map(|k| Step::Key(k)))
+                    .collect();
+                let default: Vec<Step<'_>> =
+                    [Step::Key("defaults")].into_iter().chain(sub.iter().map(|k| Step::Key(k))).collect();
+                let origin = [&own[..], &default[..]]
+                    .into_iter()
+                    .find(|p| !sub.is_empty() && file.line(p).is_some())
+                    .map_or_else(|| file.origin(&own[..2]), |p| file.origin(p));
+                format!("{origin}: host `{}`: {what}", name.escape_debug())
+            };
+            check_name(&name).map_err(|why| BadInput::new(at(&[], &why)))?;
             let connection = h.connection.or(d.connection).unwrap_or(Connection::Ssh);
             let ssh = match connection {
                 Connection::Lab => {
                     if h.address.is_some() || h.port.is_some() {
                         return Err(BadInput::new(at(
+                            &[],
                             "`connection: lab` hosts take address and port from the lab; remove them",
                         )));
                     }
@@ -131,12 +155,16 @@ pub fn resolve(file: &str, inv: &InventoryFile) -> Result<Vec<Host>, BadInput> {
                 }
                 Connection::Ssh => {
                     let address = h.address.clone().unwrap_or_else(|| name.clone());
-                    check_address(&address).map_err(|why| BadInput::new(at(&why)))?;
+                    check_address(&address).map_err(|why| BadInput::new(at(&["address"], &why)))?;
                     let user = h.user.clone().or(d.user.clone()).unwrap_or_else(|| "root".into());
-                    check_user(&user).map_err(|why| BadInput::new(at(&why)))?;
+                    check_user(&user).map_err(|why| BadInput::new(at(&["user"], &why)))?;
+                    let port = h.port.or(d.port).unwrap_or(22);
+                    if port == 0 {
+                        return Err(BadInput::new(at(&["port"], "port 0 cannot be connected to; use 1 to 65535")));
+                    }
                     Some(SshTarget {
                         address,
-                        port: h.port.or(d.port).unwrap_or(22),
+                        port,
                         user,
                         identity_file: h.identity_file.clone().or(d.identity_file.clone()).map(expand_home),
                         known_hosts_file: h.known_hosts_file.clone().or(d.known_hosts_file.clone()).map(expand_home),
@@ -146,11 +174,14 @@ pub fn resolve(file: &str, inv: &InventoryFile) -> Result<Vec<Host>, BadInput> {
             let mut labels = d.labels.clone();
             labels.extend(h.labels.clone());
             if let Some(k) = labels.keys().find(|k| !is_label_key(k)) {
-                return Err(BadInput::new(at(&format!("label key `{}` may only hold letters, digits, `-`, `_`, `.`, `/`", k.escape_debug()))));
+                return Err(BadInput::new(at(
+                    &["labels", k],
+                    &format!("label key `{}` may only hold letters, digits, `-`, `_`, `.`, `/`", k.escape_debug()),
+                )));
             }
-            let mut vars = d.vars.clone();
-            vars.extend(h.vars.clone());
-            Ok(Host { name, connection, ssh, labels, vars })
+            // `defaults.vars` are not merged here: they are the lowest
+            // inventory layer, below group variables (see `config::load`).
+            Ok(Host { name, connection, ssh, labels, vars: h.vars.clone() })
         })
         .collect()
 }
@@ -209,7 +240,8 @@ mod tests {
     use super::*;
 
     fn inv(yaml: &str) -> Result<Vec<Host>, BadInput> {
-        resolve("inventory.yaml", &crate::config::yaml::parse("inventory.yaml", yaml.as_bytes())?)
+        let at = Positions::new("inventory.yaml", yaml.as_bytes());
+        resolve(&at, &crate::config::yaml::parse("inventory.yaml", yaml.as_bytes())?)
     }
 
     #[test]
@@ -235,9 +267,21 @@ mod tests {
             "hosts:\n  lab-1: { connection: lab, port: 22 }\n",
             "hosts: {}\n",
             "hosts:\n  a: { adress: 10.0.0.1 }\n",
+            "defaults: { address: 10.0.0.1 }\nhosts:\n  a: {}\n",
+            "hosts:\n  a: { port: 0 }\n",
         ] {
             assert!(inv(bad).is_err(), "accepted: {bad}");
         }
+    }
+
+    #[test]
+    fn errors_give_the_line_of_the_host() {
+        let err = inv("hosts:\n  a: {}\n  b:\n    user: 'x y'\n").unwrap_err().to_string();
+        assert!(err.starts_with("`inventory.yaml` line 4: host `b`: "), "{err}");
+        let err = inv("defaults:\n  user: 'x y'\nhosts:\n  a: {}\n").unwrap_err().to_string();
+        assert!(err.starts_with("`inventory.yaml` line 2: host `a`: "), "{err}");
+        let err = inv("hosts:\n  a: {}\n  '-b': {}\n").unwrap_err().to_string();
+        assert!(err.starts_with("`inventory.yaml` line 3: host `-b`: "), "{err}");
     }
 
     #[test]
@@ -262,8 +306,9 @@ mod shipped_inventories {
         assert!(files.len() >= 3);
         for f in files {
             let shown = f.display().to_string();
-            let parsed = crate::config::yaml::parse::<InventoryFile>(&shown, &std::fs::read(&f).unwrap()).unwrap();
-            let hosts = resolve(&shown, &parsed).unwrap_or_else(|e| panic!("{e}"));
+            let bytes = std::fs::read(&f).unwrap();
+            let parsed = crate::config::yaml::parse::<InventoryFile>(&shown, &bytes).unwrap();
+            let hosts = resolve(&Positions::new(&shown, &bytes), &parsed).unwrap_or_else(|e| panic!("{e}"));
             assert!(!hosts.is_empty(), "{shown}");
         }
     }

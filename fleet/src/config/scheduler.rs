@@ -13,7 +13,9 @@ use std::collections::BTreeMap;
 use schemars::JsonSchema;
 use serde::Deserialize;
 
-use super::yaml::Scalar;
+use anyhow::Context;
+
+use super::yaml::{Origin, Scalar};
 use crate::artifact::Artifact;
 use crate::repo::ConfigRepo;
 use crate::BadInput;
@@ -74,41 +76,78 @@ pub enum Source {
 }
 
 impl Source {
-    pub fn parse(file: &str, text: &str) -> Result<Source, BadInput> {
+    /// `at` is where `source:` is written, for messages.
+    pub fn parse(at: &Origin, text: &str) -> Result<Source, BadInput> {
+        if let Some((kind @ ("builtin" | "object" | "scx"), "")) = text.split_once(':') {
+            let what = match kind {
+                "object" => "PATH",
+                "scx" => "BINARY",
+                _ => "NAME",
+            };
+            return Err(BadInput::new(format!("{at}: source `{kind}:` names nothing; write `{kind}:{what}`")));
+        }
         match text.split_once(':') {
             Some(("builtin", name)) => Ok(Source::Builtin(name.to_owned())),
             Some(("object", path)) => Ok(Source::Object(path.to_owned())),
             Some(("scx", bin)) => Ok(Source::ScxBinary(bin.to_owned())),
             _ => Err(BadInput::new(format!(
-                "`{file}`: source `{text}` must be `builtin:NAME`, `object:PATH` or `scx:BINARY`"
+                "{at}: source `{}` must be `builtin:NAME`, `object:PATH` or `scx:BINARY`",
+                text.escape_debug()
             ))),
         }
     }
 
     /// The BPF object's bytes, named for messages.
-    pub fn artifact(&self, file: &str, repo: &ConfigRepo) -> anyhow::Result<Artifact> {
+    pub fn artifact(&self, at: &Origin, repo: &ConfigRepo) -> anyhow::Result<Artifact> {
         match self {
             Source::Builtin(name) => {
                 let b = schedfleet_bpf::builtin(name).ok_or_else(|| {
                     let known: Vec<_> = schedfleet_bpf::builtins().iter().map(|b| b.name).collect();
                     BadInput::new(format!(
-                        "`{file}`: no builtin scheduler `{name}`; builtins are: {}",
+                        "{at}: no builtin scheduler `{}`; builtins are: {}",
+                        name.escape_debug(),
                         known.join(", ")
                     ))
                 })?;
                 Ok(Artifact::new(format!("builtin:{name}"), b.object))
             }
             Source::Object(path) => {
-                let bytes = repo.read(path)?.ok_or_else(|| {
-                    BadInput::new(format!("`{file}`: object `{path}` is not in the commit; commit it or fix the path"))
-                })?;
+                // The path's own problems (`..`, absolute, a symlink) are
+                // found by the repository; say which file wrote it.
+                let bytes = repo
+                    .read(path)
+                    .with_context(|| format!("{at}: object `{}`", path.escape_debug()))?
+                    .ok_or_else(|| {
+                        BadInput::new(format!("{at}: object `{path}` is not in the commit; commit it or fix the path"))
+                    })?;
+                if !is_bpf_object(&bytes) {
+                    return Err(BadInput::new(format!(
+                        "{at}: object `{path}` is not a BPF object (an ELF file for machine BPF); \
+                         commit the `.bpf.o` that clang builds"
+                    ))
+                    .into());
+                }
                 Ok(Artifact::new(format!("object:{path}"), bytes))
             }
             Source::ScxBinary(bin) => Err(BadInput::new(format!(
-                "`{file}`: `scx:{bin}` schedulers are not deployable by this version; use `builtin:` or `object:`"
+                "{at}: `scx:{bin}` schedulers are not deployable by this version; use `builtin:` or `object:`"
             ))
             .into()),
         }
+    }
+}
+
+/// An ELF file whose machine is BPF (`EM_BPF`, 247), in either byte order.
+fn is_bpf_object(bytes: &[u8]) -> bool {
+    const EM_BPF: u16 = 247;
+    if bytes.len() < 20 || !bytes.starts_with(b"\x7fELF") {
+        return false;
+    }
+    let machine = [bytes[18], bytes[19]];
+    match bytes[5] {
+        1 => u16::from_le_bytes(machine) == EM_BPF,
+        2 => u16::from_be_bytes(machine) == EM_BPF,
+        _ => false,
     }
 }
 
@@ -131,16 +170,11 @@ impl ParamDecl {
         }
     }
 
-    /// Checks `value` against the declaration and returns the string the
-    /// agent is given.
-    pub fn check(&self, name: &str, value: &Scalar) -> Result<String, String> {
+    /// The values allowed: the type's range narrowed by `min` and `max`;
+    /// `None` for bool.
+    fn range(&self) -> Option<(i128, i128)> {
         let (lo, hi): (i128, i128) = match self.kind {
-            ParamType::Bool => {
-                return match value {
-                    Scalar::Bool(b) => Ok(b.to_string()),
-                    other => Err(format!("parameter `{name}` must be true or false, not `{other}`")),
-                };
-            }
+            ParamType::Bool => return None,
             ParamType::U8 => (0, u8::MAX.into()),
             ParamType::U16 => (0, u16::MAX.into()),
             ParamType::U32 => (0, u32::MAX.into()),
@@ -150,17 +184,60 @@ impl ParamDecl {
             ParamType::I32 => (i32::MIN.into(), i32::MAX.into()),
             ParamType::I64 => (i64::MIN.into(), i64::MAX.into()),
         };
+        Some((self.min.map_or(lo, |m| lo.max(m.into())), self.max.map_or(hi, |m| hi.min(m.into()))))
+    }
+
+    /// Checks that `min` and `max` leave some value of the type allowed.
+    pub fn check_bounds(&self, name: &str) -> Result<(), String> {
+        match self.range() {
+            None if self.min.is_some() || self.max.is_some() => {
+                Err(format!("parameter `{name}` is a bool: `min` and `max` do not apply; remove them"))
+            }
+            Some((lo, hi)) if lo > hi => Err(format!(
+                "parameter `{name}`: `min` and `max` leave no value of type `{}` allowed ({lo} > {hi}); fix them",
+                self.kind.as_str()
+            )),
+            _ => Ok(()),
+        }
+    }
+
+    /// Checks `value` against the declaration and returns the string the
+    /// agent is given.
+    pub fn check(&self, name: &str, value: &Scalar) -> Result<String, String> {
+        let Some((lo, hi)) = self.range() else {
+            return match value {
+                Scalar::Bool(b) => Ok(b.to_string()),
+                Scalar::Str(s) => Err(format!("parameter `{name}` must be true or false, not the string `{s:?}`")),
+                other => Err(format!("parameter `{name}` must be true or false, not `{other}`")),
+            };
+        };
         let v: i128 = match value {
             Scalar::Int(i) => (*i).into(),
             Scalar::UInt(u) => (*u).into(),
-            other => return Err(format!("parameter `{name}` must be an integer, not `{other}`")),
+            Scalar::Str(s) => return Err(format!("parameter `{name}` must be an integer, not the string `{s:?}`")),
+            Scalar::Bool(b) => return Err(format!("parameter `{name}` must be an integer, not `{b}`")),
         };
-        let lo = self.min.map_or(lo, |m| lo.max(m.into()));
-        let hi = self.max.map_or(hi, |m| hi.min(m.into()));
         if v < lo || v > hi {
             return Err(format!("parameter `{name}` = {v} is outside {lo}..={hi}"));
         }
         Ok(v.to_string())
+    }
+}
+
+impl ParamType {
+    /// The name as written in scheduler files.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ParamType::Bool => "bool",
+            ParamType::U8 => "u8",
+            ParamType::U16 => "u16",
+            ParamType::U32 => "u32",
+            ParamType::U64 => "u64",
+            ParamType::I8 => "i8",
+            ParamType::I16 => "i16",
+            ParamType::I32 => "i32",
+            ParamType::I64 => "i64",
+        }
     }
 }
 
@@ -183,12 +260,35 @@ mod tests {
         assert!(decl(ParamType::U8, None, None).check("s", &Scalar::Int(-1)).is_err());
         assert_eq!(decl(ParamType::Bool, None, None).check("b", &Scalar::Bool(true)).unwrap(), "true");
         assert!(decl(ParamType::Bool, None, None).check("b", &Scalar::Int(1)).is_err());
+        assert!(d.check("s", &Scalar::Str("500".into())).unwrap_err().contains("the string `\"500\"`"));
+    }
+
+    #[test]
+    fn bounds_that_allow_nothing_are_refused() {
+        assert!(decl(ParamType::U64, Some(100), Some(1000)).check_bounds("s").is_ok());
+        assert!(decl(ParamType::U64, Some(1000), Some(100)).check_bounds("s").is_err());
+        assert!(decl(ParamType::U8, Some(300), None).check_bounds("s").is_err());
+        assert!(decl(ParamType::Bool, Some(0), None).check_bounds("b").is_err());
+    }
+
+    #[test]
+    fn only_bpf_objects_are_objects() {
+        let simple = schedfleet_bpf::builtin("simple").unwrap().object;
+        assert!(is_bpf_object(simple));
+        assert!(!is_bpf_object(b""));
+        assert!(!is_bpf_object(b"\x7fELF"));
+        let mut x86 = simple.to_vec();
+        x86[18..20].copy_from_slice(&62u16.to_le_bytes());
+        assert!(!is_bpf_object(&x86));
     }
 
     #[test]
     fn sources_parse() {
-        assert_eq!(Source::parse("f", "builtin:simple").unwrap(), Source::Builtin("simple".into()));
-        assert_eq!(Source::parse("f", "object:x/y.bpf.o").unwrap(), Source::Object("x/y.bpf.o".into()));
-        assert!(Source::parse("f", "http://evil").is_err());
+        let at = Origin { file: "f".into(), line: Some(1) };
+        assert_eq!(Source::parse(&at, "builtin:simple").unwrap(), Source::Builtin("simple".into()));
+        assert_eq!(Source::parse(&at, "object:x/y.bpf.o").unwrap(), Source::Object("x/y.bpf.o".into()));
+        assert!(Source::parse(&at, "object:").unwrap_err().to_string().contains("names nothing"));
+        let err = Source::parse(&at, "http://evil").unwrap_err().to_string();
+        assert!(err.starts_with("`f` line 1: "), "{err}");
     }
 }

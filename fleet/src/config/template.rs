@@ -7,7 +7,7 @@
 //! function that reads files or runs anything, and a fuel limit, so a
 //! template can neither reach outside its inputs nor run away.
 
-use minijinja::{Environment, UndefinedBehavior};
+use minijinja::{Environment, ErrorKind, UndefinedBehavior};
 
 /// Instructions one template may execute: far beyond any honest parameter
 /// expression, far below a hang.
@@ -32,8 +32,18 @@ pub fn is_template(text: &str) -> bool {
     text.contains("{{") || text.contains("{%") || text.contains("{#")
 }
 
+/// Statements that load other templates: without a loader they could only
+/// fail, and minijinja would call them an unknown statement.
+const LOADING_STATEMENTS: [&str; 4] = ["include", "import", "from", "extends"];
+
 impl Templates {
     pub fn render(&self, template: &str, ctx: &serde_json::Value) -> Result<String, String> {
+        if let Some(statement) = loading_statement(template) {
+            return Err(format!(
+                "`{{% {statement} %}}` is not available: a template sees only its variables, `host`, `labels`, \
+                 `groups` and `facts`, and cannot load other templates or files"
+            ));
+        }
         let ctx = minijinja::Value::from(minijinja::value::Serde(ctx));
         self.env.render_str(template, ctx).map_err(|e| {
             let mut msg = e.kind().to_string();
@@ -41,9 +51,23 @@ impl Templates {
                 msg.push_str(": ");
                 msg.push_str(detail);
             }
+            if e.kind() == ErrorKind::UndefinedError || msg.contains("undefined") {
+                msg.push_str(
+                    " (a variable, fact or attribute that does not exist; define it in `vars` or use `| default(...)`)",
+                );
+            }
             msg
         })
     }
+}
+
+/// The first `{% include %}`-like statement in `template`, if any.
+fn loading_statement(template: &str) -> Option<&'static str> {
+    template.match_indices("{%").find_map(|(at, _)| {
+        let rest = template[at + 2..].trim_start_matches(['-', '+']).trim_start();
+        let word: String = rest.chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '_').collect();
+        LOADING_STATEMENTS.into_iter().find(|s| *s == word)
+    })
 }
 
 #[cfg(test)]
@@ -68,6 +92,7 @@ mod tests {
         assert!(render("{{ nope }}").unwrap_err().contains("undefined"));
         assert!(render("{{ facts.gpus }}").is_err());
         assert!(render("{% include '/etc/passwd' %}").is_err());
+        assert!(render("{%- import 'x' as y %}").unwrap_err().contains("cannot load other templates"));
         assert!(render("{% for i in range(100000) %}{% for j in range(100000) %}x{% endfor %}{% endfor %}").is_err());
         assert!(render("{{ ").is_err());
     }

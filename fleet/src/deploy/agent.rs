@@ -45,7 +45,14 @@ impl<'s> RemoteAgent<'s> {
     }
 
     pub async fn status(&self) -> Result<Status, AgentCallError> {
-        self.call(&["status"], None).await
+        self.status_with(&[]).await
+    }
+
+    /// `status` with extra arguments (such as a latency window).
+    pub async fn status_with(&self, extra: &[&str]) -> Result<Status, AgentCallError> {
+        let mut args = vec!["status"];
+        args.extend_from_slice(extra);
+        self.call(&args, None).await
     }
 
     pub async fn store_has(&self, digests: &[&str]) -> Result<StoreHas, AgentCallError> {

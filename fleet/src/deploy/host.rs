@@ -92,10 +92,8 @@ async fn converge(
     report.bytes_sent += push::ensure_artifact(&agent, &plan.artifact).await.map_err(failed)?;
     let object = format!("{STORE_DIR}/{}", plan.artifact.digest);
     let params: Vec<(String, String)> = plan.params.clone().into_iter().collect();
-    let activated = agent
-        .activate(&object, plan.artifact.digest.as_str(), &params, commit)
-        .await
-        .map_err(|e| failed(e.into()))?;
+    let activated =
+        agent.activate(&object, plan.artifact.digest.as_str(), &params, commit).await.map_err(|e| failed(e.into()))?;
     report.load_ms = Some(activated.load_ms);
     Ok(Outcome::Changed)
 }

@@ -144,6 +144,7 @@ mod tests {
                 enable_seq: 1,
             }),
             kernel_agrees: agrees,
+            ..Default::default()
         }
     }
 

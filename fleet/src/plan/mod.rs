@@ -1,10 +1,10 @@
-//! Planning: what each selected host runs (as its agent reports) against
+//! Planning: what each selected host runs (as its agent reports it) against
 //! what the repository wants, and what `apply` would do about it. Planning
-//! connects to hosts but changes nothing on them: it pushes nothing and
-//! runs only the agent's read-only commands, when an agent is there.
+//! changes nothing on hosts: it pushes nothing and runs only the agent's
+//! read-only commands, when an agent is there.
 
 mod diff;
 mod remote;
 
 pub use diff::{decide, Action, Current};
-pub use remote::{plan, HostDiff, PlanOptions, PlanReport};
+pub use remote::{plan, FactsSource, HostDiff, PlanReport};

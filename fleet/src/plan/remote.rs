@@ -1,23 +1,16 @@
-//! Collecting what hosts run, in parallel, and deciding per host.
+//! Planning every selected host: what it runs (from [`crate::collect`])
+//! against its rendered desired state.
 
-use std::time::Duration;
+use std::collections::BTreeMap;
 
 use anyhow::Result;
-use futures::StreamExt;
-use schedfleet_proto::{Facts, AGENT_LINK};
+use schedfleet_proto::Facts;
 use serde::Serialize;
 
 use super::diff::{decide, Action, Current};
-use crate::config::{placeholder_facts, DesiredState, HostSpec, SshTarget, Templates};
-use crate::deploy::{preflight, RemoteAgent};
+use crate::collect::{self, CollectOptions, Collected, Reach};
+use crate::config::{placeholder_facts, DesiredState, HostSpec, Templates};
 use crate::state::FactsCache;
-use crate::transport::{self, ControlDir, HostSession};
-
-#[derive(Debug, Clone)]
-pub struct PlanOptions {
-    pub parallel: usize,
-    pub connect_timeout: Duration,
-}
 
 /// Where the facts used for rendering came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -26,29 +19,6 @@ pub enum FactsSource {
     Host,
     Cached,
     Placeholder,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Reach {
-    Ok,
-    Unreachable,
-    /// No sched_ext on the host.
-    Refused,
-    /// The host's parameters do not render or check with its facts.
-    Invalid,
-}
-
-impl Reach {
-    /// The word used in tables and JSON.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Reach::Ok => "ok",
-            Reach::Unreachable => "unreachable",
-            Reach::Refused => "refused",
-            Reach::Invalid => "invalid",
-        }
-    }
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -60,9 +30,13 @@ pub struct HostDiff {
     /// `None` when the host could not be planned (see `reach`, `reason`).
     pub action: Option<Action>,
     pub reason: String,
-    pub params: std::collections::BTreeMap<String, String>,
+    /// The desired parameters, rendered for this host.
+    pub params: BTreeMap<String, String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub current: Option<Current>,
+    /// The agent's version on the host, when it has one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub agent_version: Option<String>,
     pub facts: FactsSource,
 }
 
@@ -82,109 +56,54 @@ impl PlanReport {
     }
 }
 
-pub async fn plan(desired: &DesiredState, opts: &PlanOptions) -> Result<PlanReport> {
-    let targets = transport::targets::resolve(desired.hosts.iter().map(|s| &s.host))?;
-    let control = ControlDir::new()?;
+pub async fn plan(desired: &DesiredState, opts: &CollectOptions) -> Result<PlanReport> {
+    let hosts: Vec<_> = desired.hosts.iter().map(|s| &s.host).collect();
+    let answers = collect::collect(&hosts, opts).await?;
     let templates = Templates::default();
-    let (control, templates) = (&control, &templates);
-    let mut hosts: Vec<HostDiff> = futures::stream::iter(desired.hosts.iter())
-        .map(|spec| {
-            let target = targets.get(&spec.host.name).cloned();
-            async move { plan_one(spec, target, opts, control, templates).await }
-        })
-        .buffer_unordered(opts.parallel.max(1))
-        .collect()
-        .await;
-    let order: Vec<&str> = desired.hosts.iter().map(|s| s.host.name.as_str()).collect();
-    hosts.sort_by_key(|h| order.iter().position(|n| *n == h.host));
+    let cache = FactsCache::open();
+    let hosts =
+        desired.hosts.iter().zip(answers).map(|(spec, answer)| diff_one(spec, answer, &templates, &cache)).collect();
     Ok(PlanReport { commit: desired.commit.clone(), hosts })
 }
 
-async fn plan_one(
-    spec: &HostSpec,
-    target: Option<SshTarget>,
-    opts: &PlanOptions,
-    control: &ControlDir,
-    templates: &Templates,
-) -> HostDiff {
+fn diff_one(spec: &HostSpec, answer: Collected, templates: &Templates, cache: &FactsCache) -> HostDiff {
     let mut diff = HostDiff {
         host: spec.host.name.clone(),
         scheduler: spec.scheduler.clone(),
         artifact: spec.artifact.digest.to_string(),
-        reach: Reach::Unreachable,
+        reach: answer.reach,
         action: None,
-        reason: String::new(),
-        params: Default::default(),
-        current: None,
+        reason: answer.error.unwrap_or_default(),
+        params: BTreeMap::new(),
+        current: answer.status.as_ref().map(Current::from),
+        agent_version: answer.status.as_ref().map(|s| s.agent_version.clone()),
         facts: FactsSource::Placeholder,
     };
-    let Some(target) = target else {
-        diff.reason = "lab host is not running; start it with `schedfleet lab up`".into();
+    if diff.reach != Reach::Ok {
         return diff;
-    };
-    let session = match HostSession::connect(&spec.host.name, &target, control, opts.connect_timeout).await {
-        Ok(s) => s,
-        Err(e) => {
-            diff.reason = e.to_string();
-            return diff;
-        }
-    };
-    let collected = collect(&session).await;
-    session.close().await;
-    let (status, facts) = match collected {
-        Ok(c) => c,
-        Err((reach, why)) => {
-            diff.reach = reach;
-            diff.reason = why;
-            return diff;
-        }
-    };
-    let cache = FactsCache::open();
-    let facts: Facts = match facts {
-        Some(f) => {
-            cache.put(&spec.host.name, &f);
+    }
+    let facts: Facts = match (answer.facts, cache.get(&spec.host.name)) {
+        (Some(f), _) => {
             diff.facts = FactsSource::Host;
             f
         }
-        None => match cache.get(&spec.host.name) {
-            Some(f) => {
-                diff.facts = FactsSource::Cached;
-                f
-            }
-            None => placeholder_facts(),
-        },
+        (None, Some(f)) => {
+            diff.facts = FactsSource::Cached;
+            f
+        }
+        (None, None) => placeholder_facts(),
     };
-    diff.current = status.as_ref().map(Current::from);
     match spec.render(templates, &facts) {
         Err(e) => {
             diff.reach = Reach::Invalid;
             diff.reason = e.to_string();
         }
         Ok(plan) => {
-            let (action, why) = decide(&plan, status.as_ref());
-            diff.reach = Reach::Ok;
+            let (action, why) = decide(&plan, answer.status.as_ref());
             diff.action = Some(action);
             diff.reason = why;
             diff.params = plan.params;
         }
     }
     diff
-}
-
-type Collected = (Option<schedfleet_proto::Status>, Option<Facts>);
-
-/// The host's status and facts from its agent, if it has one; read only.
-async fn collect(s: &HostSession) -> Result<Collected, (Reach, String)> {
-    let pre = preflight(s).await.map_err(|e| (Reach::Unreachable, e.to_string()))?;
-    if pre.sched_ext_state.is_none() {
-        return Err((Reach::Refused, format!("kernel `{}` has no sched_ext", pre.kernel_release)));
-    }
-    let has_agent = s.run("test", &["-x", AGENT_LINK]).await.map_err(|e| (Reach::Unreachable, e.to_string()))?;
-    if !has_agent.success() {
-        return Ok((None, None));
-    }
-    let agent = RemoteAgent::new(s, AGENT_LINK.to_owned());
-    let status = agent.status().await.map_err(|e| (Reach::Unreachable, e.to_string()))?;
-    let facts = agent.facts().await.map_err(|e| (Reach::Unreachable, e.to_string()))?;
-    Ok((Some(status), Some(facts)))
 }

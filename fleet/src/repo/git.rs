@@ -79,8 +79,15 @@ impl ConfigRepo {
         let path = self.checked_path(rel_dir)?;
         let tree = self.repo.find_commit(self.commit)?.tree()?;
         let sub = match tree.get_path(&path) {
-            Ok(entry) => entry.to_object(&self.repo)?.peel_to_tree()?,
-            Err(_) => return Ok(Vec::new()),
+            Ok(entry) if entry.kind() == Some(ObjectType::Tree) => entry.to_object(&self.repo)?.peel_to_tree()?,
+            Ok(_) => {
+                return Err(BadInput::new(format!(
+                    "`{rel_dir}` is a file in the repository, not a directory; make it a directory or remove it"
+                ))
+                .into())
+            }
+            Err(e) if e.code() == git2::ErrorCode::NotFound => return Ok(Vec::new()),
+            Err(e) => return Err(e).with_context(|| format!("failed to look up `{}`", path.display())),
         };
         Ok(sub
             .iter()
@@ -114,14 +121,24 @@ impl ConfigRepo {
     fn checked_path(&self, rel: &str) -> Result<PathBuf> {
         let p = Path::new(rel);
         let escapes = p.components().any(|c| !matches!(c, Component::Normal(_) | Component::CurDir));
-        if rel.is_empty() || escapes {
+        if escapes {
             return Err(BadInput::new(format!(
-                "path `{rel}` leaves the config directory `{}`; use a relative path without `..`",
+                "path `{}` leaves the config directory `{}`; use a relative path without `..`",
+                rel.escape_debug(),
                 self.shown
             ))
             .into());
         }
-        Ok(self.prefix.join(p))
+        // Git's trees know no `.`: `./a` is `a`.
+        let normal: PathBuf = p.components().filter(|c| matches!(c, Component::Normal(_))).collect();
+        if normal.as_os_str().is_empty() {
+            return Err(BadInput::new(format!(
+                "path `{}` names no file; give a path like `dir/file`",
+                rel.escape_debug()
+            ))
+            .into());
+        }
+        Ok(self.prefix.join(normal))
     }
 }
 
@@ -160,10 +177,13 @@ mod tests {
         assert_eq!(repo.uncommitted_changes(), vec!["fleet.yaml".to_owned()]);
         assert_eq!(repo.commit_id().len(), 40);
 
-        for bad in ["../x", "/etc/passwd", "a/../../x", ""] {
+        for bad in ["../x", "/etc/passwd", "a/../../x", "", "."] {
             let err = repo.read(bad).unwrap_err();
             assert!(err.downcast_ref::<BadInput>().is_some(), "{bad}: {err}");
         }
+        assert_eq!(repo.read("./schedulers//a.yaml").unwrap().unwrap(), b"x\n");
+        let err = repo.list("fleet.yaml").unwrap_err();
+        assert!(err.downcast_ref::<BadInput>().is_some(), "{err}");
         let err = ConfigRepo::open(&root.join("cfg"), "no-such-rev").err().unwrap();
         assert!(err.to_string().contains("no-such-rev"), "{err}");
     }

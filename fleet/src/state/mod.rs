@@ -1,9 +1,10 @@
 //! The controller's own state directory: what schedfleet remembers between
-//! runs on the machine it runs on (host facts now; journal and lock later).
+//! runs on the machine it runs on: host facts and the status history (journal and lock later).
 //! `$SCHEDFLEET_STATE_DIR`, else `$XDG_STATE_HOME/schedfleet`, else
 //! `~/.local/state/schedfleet`.
 
 mod facts;
+pub mod history;
 
 use std::path::PathBuf;
 

@@ -1,0 +1,63 @@
+//! `schedfleet status`: every selected host's health report from its agent,
+//! collected in parallel, as a table or JSON; unreachable hosts are listed,
+//! never hidden. Reports are appended to the status history.
+
+use anyhow::Result;
+use schedfleet_fleet::collect::{self, CollectOptions, Collected, Reach};
+use schedfleet_fleet::state::history;
+
+use crate::args::StatusArgs;
+use crate::exit;
+
+pub fn run(args: StatusArgs) -> Result<u8> {
+    let desired = super::load_desired(&args.repo, args.limit.as_deref())?;
+    let hosts: Vec<_> = desired.hosts.iter().map(|s| &s.host).collect();
+    let window_ms = args.latency_window.as_millis().to_string();
+    let opts = CollectOptions {
+        parallel: usize::from(args.parallel),
+        status_args: vec!["--latency-window".into(), window_ms],
+        ..CollectOptions::default()
+    };
+    let answers = super::runtime()?.block_on(collect::collect(&hosts, &opts))?;
+    let now = super::now_secs();
+    if let Err(e) = history::append(now, answers.iter().map(|a| (a.host.as_str(), a))) {
+        eprintln!("note: status history not written: {e}");
+    }
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&answers)?);
+    } else {
+        print_table(&answers, now);
+    }
+    let failed = answers.iter().filter(|a| a.reach != Reach::Ok).count();
+    Ok(if failed > 0 { exit::HOSTS_FAILED } else { exit::OK })
+}
+
+fn age(now: u64, since: u64) -> String {
+    let s = now.saturating_sub(since);
+    match s {
+        0..=119 => format!("{s}s ago"),
+        120..=7199 => format!("{}m ago", s / 60),
+        7200..=172_799 => format!("{}h ago", s / 3600),
+        _ => format!("{}d ago", s / 86_400),
+    }
+}
+
+fn print_table(answers: &[Collected], now: u64) {
+    println!("{:<20} {:<14} {:<10} {:<10} {:>10}  LAST FALLBACK", "HOST", "SCHEDULER", "STATE", "SINCE", "P99 WAKE");
+    for a in answers {
+        let Some(st) = &a.status else {
+            let why = match a.reach {
+                Reach::Ok => "no schedfleet agent on the host".to_owned(),
+                _ => a.error.clone().unwrap_or_default(),
+            };
+            println!("{:<20} {:<14} {:<10} {:<10} {:>10}  {}", a.host, "-", a.reach.as_str(), "-", "-", why);
+            continue;
+        };
+        let scheduler = st.kernel.ops.clone().unwrap_or_else(|| "default".into());
+        let state = if st.kernel_agrees { st.kernel.state.clone() } else { format!("{}!", st.kernel.state) };
+        let since = st.active.as_ref().map_or("-".into(), |a| age(now, a.since));
+        let p99 = st.latency.as_ref().and_then(|l| l.p99_us).map_or("-".into(), |us| format!("{us}us"));
+        let fallback = st.last_ejection.as_ref().map_or("-".into(), |e| format!("`{}`: {}", e.ops, e.reason));
+        println!("{:<20} {:<14} {:<10} {:<10} {:>10}  {}", a.host, scheduler, state, since, p99, fallback);
+    }
+}

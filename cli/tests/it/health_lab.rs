@@ -1,0 +1,135 @@
+//! Health reports, `status` and `drift` on a real sched_ext kernel: the
+//! wake-up latency histogram under the kernel default and under `simple`,
+//! with and without CPU hogs; an ejection named with the kernel's reason;
+//! a scheduler removed behind schedfleet's back; Prometheus output checked
+//! by promtool.
+
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+
+use crate::support::lab::TestLab;
+use crate::support::repo::ConfigRepo;
+use crate::support::{agent_binary, json, run, sha256_hex, stdout, SshHost};
+
+fn status(lab: &TestLab, repo: &ConfigRepo) -> serde_json::Value {
+    let out = run(lab.cmd().arg("status").arg("--repo").arg(repo.path()).args(["--json", "--latency-window", "2s"]));
+    assert_eq!(out.status.code(), Some(0), "status exits 0 when every host answered");
+    json(&out)[0].clone()
+}
+
+fn drift(lab: &TestLab, repo: &ConfigRepo, format: &str) -> (Option<i32>, String) {
+    let out = run(lab.cmd().arg("drift").arg("--repo").arg(repo.path()).args(["--format", format]));
+    (out.status.code(), stdout(&out))
+}
+
+/// Starts `n` busy loops on the host, detached from the SSH session; returns their PIDs.
+fn hogs(h: &SshHost, n: usize) -> Vec<String> {
+    (0..n)
+        // Plain ssh joins its arguments into one remote shell line, so the
+        // loop is given as one string.
+        .map(|_| h.ssh_ok(&["sh -c '( while :; do :; done ) </dev/null >/dev/null 2>&1 & echo $!'"]))
+        .collect()
+}
+
+fn promtool() -> PathBuf {
+    let cache = std::env::var_os("SCHEDFLEET_CACHE")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(std::env::var_os("HOME").unwrap()).join(".cache/schedfleet"));
+    let p = cache.join("tools/promtool");
+    assert!(p.exists(), "promtool missing at {}: run `lab/setup.sh tools`", p.display());
+    p
+}
+
+#[test]
+fn status_and_drift_on_lab() {
+    let lab = TestLab::up(1);
+    let repo = ConfigRepo::from_example("quickstart");
+    repo.write("inventory.yaml", "hosts:\n  lab-1: { connection: lab }\n");
+    repo.commit("one lab host");
+    let h = lab.host("lab-1");
+    let agent_path = format!("{}/{}", schedfleet_proto::STORE_DIR, sha256_hex(&std::fs::read(agent_binary()).unwrap()));
+
+    // No agent yet: drift says so.
+    let (code, text) = drift(&lab, &repo, "text");
+    assert_eq!(code, Some(1));
+    assert!(text.contains("lab-1: agent_missing"), "{text}");
+
+    let out = run(lab.cmd().arg("apply").arg("--repo").arg(repo.path()).arg("--yes"));
+    assert_eq!(out.status.code(), Some(0));
+
+    // In sync: exit 0 and nothing on stdout (cron mails nothing).
+    let (code, text) = drift(&lab, &repo, "text");
+    assert_eq!((code, text.as_str()), (Some(0), ""));
+
+    // Latency under `simple`, idle and with CPU hogs.
+    let idle = status(&lab, &repo);
+    assert_eq!(idle["status"]["kernel"]["ops"], "simple");
+    let lat = &idle["status"]["latency"];
+    assert!(lat["samples"].as_u64().unwrap() > 0, "samples under simple: {lat}");
+    let p99_idle = lat["p99_us"].as_u64().unwrap();
+    let pids = hogs(h, 4);
+    let busy = status(&lab, &repo);
+    let mut kill = vec!["kill"];
+    kill.extend(pids.iter().map(String::as_str));
+    h.ssh_ok(&kill);
+    let p99_busy = busy["status"]["latency"]["p99_us"].as_u64().unwrap();
+    eprintln!("wake-up latency p99 under simple: idle {p99_idle} us, 4 CPU hogs {p99_busy} us");
+    assert!(p99_busy > p99_idle, "p99 rises under load: idle {p99_idle} us, busy {p99_busy} us");
+
+    // Prometheus text passes promtool.
+    let (code, metrics) = drift(&lab, &repo, "prometheus");
+    assert_eq!(code, Some(0));
+    assert!(metrics.contains("schedfleet_drift{host=\"lab-1\",kind=\"params\""), "{metrics}");
+    let mut check = Command::new(promtool())
+        .args(["check", "metrics"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::io::Write::write_all(&mut check.stdin.take().unwrap(), metrics.as_bytes()).unwrap();
+    let checked = check.wait_with_output().unwrap();
+    assert!(
+        checked.status.success(),
+        "promtool check metrics: {}{}",
+        String::from_utf8_lossy(&checked.stdout),
+        String::from_utf8_lossy(&checked.stderr)
+    );
+
+    // Removed by hand behind schedfleet's back: drift reports it.
+    h.ssh_ok(&["rm", schedfleet_proto::LINK_PIN]);
+    std::thread::sleep(std::time::Duration::from_secs(1));
+    assert_eq!(h.ssh_ok(&["cat", "/sys/kernel/sched_ext/state"]), "disabled");
+    let (code, text) = drift(&lab, &repo, "text");
+    assert_eq!(code, Some(1), "{text}");
+    assert!(text.contains("lab-1: kernel_disagrees"), "{text}");
+
+    // Latency under the kernel's default scheduler.
+    let default = status(&lab, &repo);
+    assert_eq!(default["status"]["kernel"]["state"], "disabled");
+    let samples = default["status"]["latency"]["samples"].as_u64().unwrap();
+    eprintln!("wake-up latency under the default scheduler: {}", default["status"]["latency"]);
+    assert!(samples > 0, "samples under the kernel default");
+
+    // An ejection: the kernel's reason is in `status`, and drift exits 1.
+    let ejector = schedfleet_bpf::testing::EJECTOR;
+    h.put("/tmp/ejector.bpf.o", ejector);
+    let (ok, reply) =
+        h.agent(&agent_path, &["activate", "/tmp/ejector.bpf.o", "--sha256", &sha256_hex(ejector), "--replace"]);
+    assert!(ok, "the ejector loads and enables: {reply}");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while h.ssh_ok(&["cat", "/sys/kernel/sched_ext/state"]) != "disabled" {
+        assert!(std::time::Instant::now() < deadline, "the kernel did not eject the ejector");
+        std::thread::sleep(std::time::Duration::from_millis(500));
+    }
+    let after = status(&lab, &repo);
+    let ejection = &after["status"]["last_ejection"];
+    assert_eq!(ejection["ops"], "ejector", "{after}");
+    assert!(!ejection["reason"].as_str().unwrap_or("").is_empty(), "the kernel's reason is reported: {ejection}");
+    eprintln!("ejection reported: {ejection}");
+    let (code, text) = drift(&lab, &repo, "json");
+    assert_eq!(code, Some(1));
+    let report: serde_json::Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(report["hosts"][0]["host"], "lab-1");
+    assert!(!report["hosts"][0]["drift"].as_array().unwrap().is_empty(), "{report}");
+}

@@ -1,0 +1,212 @@
+//! Drift: where the hosts differ from the repository, by kind, for cron
+//! jobs and alerts. Built on [`crate::plan`]: a host has drifted exactly
+//! when `apply` would change it, and the kinds say why.
+//!
+//! Kinds are hard (`agent_missing`, `scheduler`, `artifact`, `params`,
+//! `kernel_disagrees`: the host does not run what the repository says) or
+//! soft (`commit`: the host runs the desired state but was applied from
+//! another commit, as after any commit that did not touch it;
+//! `agent_version`: an older or newer agent). Only hard kinds count as drift
+//! unless the caller asks for strictness, so a cron job does not page on
+//! every unrelated commit.
+
+use serde::Serialize;
+
+use crate::collect::Reach;
+use crate::plan::{HostDiff, PlanReport};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DriftKind {
+    AgentMissing,
+    Scheduler,
+    Artifact,
+    Params,
+    KernelDisagrees,
+    Commit,
+    AgentVersion,
+}
+
+impl DriftKind {
+    pub const ALL: [DriftKind; 7] = [
+        DriftKind::AgentMissing,
+        DriftKind::Scheduler,
+        DriftKind::Artifact,
+        DriftKind::Params,
+        DriftKind::KernelDisagrees,
+        DriftKind::Commit,
+        DriftKind::AgentVersion,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DriftKind::AgentMissing => "agent_missing",
+            DriftKind::Scheduler => "scheduler",
+            DriftKind::Artifact => "artifact",
+            DriftKind::Params => "params",
+            DriftKind::KernelDisagrees => "kernel_disagrees",
+            DriftKind::Commit => "commit",
+            DriftKind::AgentVersion => "agent_version",
+        }
+    }
+
+    pub fn is_hard(self) -> bool {
+        !matches!(self, DriftKind::Commit | DriftKind::AgentVersion)
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct DriftItem {
+    pub kind: DriftKind,
+    pub desired: String,
+    pub actual: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct HostDrift {
+    pub host: String,
+    pub reach: Reach,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    pub drift: Vec<DriftItem>,
+}
+
+impl HostDrift {
+    pub fn has(&self, kind: DriftKind) -> bool {
+        self.drift.iter().any(|d| d.kind == kind)
+    }
+
+    pub fn drifted(&self, strict: bool) -> bool {
+        self.drift.iter().any(|d| strict || d.kind.is_hard())
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct DriftReport {
+    pub commit: String,
+    /// Seconds since the Unix epoch when the check ran.
+    pub checked_at: u64,
+    pub hosts: Vec<HostDrift>,
+}
+
+impl DriftReport {
+    pub fn from_plan(plan: &PlanReport, agent_version: &str, checked_at: u64) -> DriftReport {
+        let hosts = plan.hosts.iter().map(|h| host_drift(h, &plan.commit, agent_version)).collect();
+        DriftReport { commit: plan.commit.clone(), checked_at, hosts }
+    }
+
+    pub fn drifted(&self, strict: bool) -> usize {
+        self.hosts.iter().filter(|h| h.drifted(strict)).count()
+    }
+
+    pub fn unreachable(&self) -> usize {
+        self.hosts.iter().filter(|h| h.reach != Reach::Ok).count()
+    }
+}
+
+fn params_text(p: &std::collections::BTreeMap<String, String>) -> String {
+    p.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(",")
+}
+
+fn host_drift(h: &HostDiff, commit: &str, agent_version: &str) -> HostDrift {
+    let mut drift = Vec::new();
+    let mut push = |kind, desired: String, actual: String| drift.push(DriftItem { kind, desired, actual });
+    if h.reach == Reach::Ok {
+        match &h.current {
+            None => push(DriftKind::AgentMissing, agent_version.to_owned(), "none".into()),
+            Some(cur) => {
+                match &cur.artifact {
+                    None => push(
+                        DriftKind::Scheduler,
+                        h.scheduler.clone(),
+                        cur.ops.clone().map_or("kernel default".into(), |o| format!("`{o}` (not schedfleet's)")),
+                    ),
+                    Some(a) if *a != h.artifact => push(DriftKind::Artifact, h.artifact.clone(), a.clone()),
+                    Some(_) => {
+                        if !cur.kernel_agrees {
+                            push(
+                                DriftKind::KernelDisagrees,
+                                format!("enabled `{}`", cur.ops.as_deref().unwrap_or(&h.scheduler)),
+                                format!("{} `{}`", cur.kernel_state, cur.ops.as_deref().unwrap_or("none")),
+                            );
+                        }
+                        if cur.params != h.params {
+                            push(DriftKind::Params, params_text(&h.params), params_text(&cur.params));
+                        }
+                        if cur.commit.as_deref() != Some(commit) {
+                            push(DriftKind::Commit, commit.to_owned(), cur.commit.clone().unwrap_or_default());
+                        }
+                    }
+                }
+                if let Some(v) = h.agent_version.as_deref().filter(|v| *v != agent_version) {
+                    push(DriftKind::AgentVersion, agent_version.to_owned(), v.to_owned());
+                }
+            }
+        }
+    }
+    HostDrift { host: h.host.clone(), reach: h.reach, error: (h.reach != Reach::Ok).then(|| h.reason.clone()), drift }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plan::{Action, Current, FactsSource};
+
+    fn diff(current: Option<Current>) -> HostDiff {
+        HostDiff {
+            host: "h".into(),
+            scheduler: "simple".into(),
+            artifact: "a".repeat(64),
+            reach: Reach::Ok,
+            action: Some(Action::None),
+            reason: String::new(),
+            params: [("slice_ns".to_owned(), "3".to_owned())].into(),
+            current,
+            agent_version: Some("0.1.0".into()),
+            facts: FactsSource::Host,
+        }
+    }
+
+    fn current(artifact: Option<&str>, params: &[(&str, &str)], agrees: bool, commit: &str) -> Current {
+        Current {
+            kernel_state: if agrees { "enabled".into() } else { "disabled".into() },
+            ops: agrees.then(|| "simple".into()),
+            artifact: artifact.map(Into::into),
+            params: params.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+            commit: Some(commit.into()),
+            kernel_agrees: agrees,
+        }
+    }
+
+    fn kinds(h: &HostDiff, version: &str) -> Vec<DriftKind> {
+        host_drift(h, "c1", version).drift.iter().map(|d| d.kind).collect()
+    }
+
+    #[test]
+    fn kinds_of_drift() {
+        let a = "a".repeat(64);
+        assert_eq!(kinds(&diff(Some(current(Some(&a), &[("slice_ns", "3")], true, "c1"))), "0.1.0"), vec![]);
+        assert_eq!(kinds(&diff(None), "0.1.0"), vec![DriftKind::AgentMissing]);
+        assert_eq!(kinds(&diff(Some(current(None, &[], false, "c1"))), "0.1.0"), vec![DriftKind::Scheduler]);
+        assert_eq!(
+            kinds(&diff(Some(current(Some(&"b".repeat(64)), &[], true, "c1"))), "0.1.0"),
+            vec![DriftKind::Artifact]
+        );
+        assert_eq!(
+            kinds(&diff(Some(current(Some(&a), &[("slice_ns", "4")], false, "c0"))), "0.2.0"),
+            vec![DriftKind::KernelDisagrees, DriftKind::Params, DriftKind::Commit, DriftKind::AgentVersion]
+        );
+        let soft = host_drift(&diff(Some(current(Some(&a), &[("slice_ns", "3")], true, "c0"))), "c1", "0.1.0");
+        assert!(!soft.drifted(false) && soft.drifted(true));
+    }
+
+    #[test]
+    fn unreachable_hosts_are_not_drift() {
+        let mut d = diff(None);
+        d.reach = Reach::Unreachable;
+        d.reason = "timed out".into();
+        let h = host_drift(&d, "c1", "0.1.0");
+        assert!(h.drift.is_empty());
+        assert_eq!(h.error.as_deref(), Some("timed out"));
+    }
+}
