@@ -55,6 +55,18 @@ pub struct RepoArgs {
     pub inventory: Option<PathBuf>,
 }
 
+/// Which hosts, and how many at once.
+#[derive(Debug, Args)]
+pub struct HostsArgs {
+    /// Only hosts matching this pattern (`lab-1`, `gpu:&rack=r07`, `all:!gpu-01`).
+    #[arg(long)]
+    pub limit: Option<String>,
+
+    /// How many hosts are worked on at once.
+    #[arg(long, default_value_t = 32, value_parser = clap::value_parser!(u16).range(1..))]
+    pub parallel: u16,
+}
+
 #[derive(Debug, Args)]
 pub struct ValidateArgs {
     #[command(flatten)]
@@ -66,17 +78,12 @@ pub struct PlanArgs {
     #[command(flatten)]
     pub repo: RepoArgs,
 
-    /// Only hosts matching this pattern (`lab-1`, `gpu:&rack=r07`, `all:!gpu-01`).
-    #[arg(long)]
-    pub limit: Option<String>,
+    #[command(flatten)]
+    pub hosts: HostsArgs,
 
     /// Print the plan as JSON on stdout.
     #[arg(long)]
     pub json: bool,
-
-    /// How many hosts are asked at once.
-    #[arg(long, default_value_t = 32, value_parser = clap::value_parser!(u16).range(1..))]
-    pub parallel: u16,
 }
 
 #[derive(Debug, Args)]
@@ -84,9 +91,8 @@ pub struct StatusArgs {
     #[command(flatten)]
     pub repo: RepoArgs,
 
-    /// Only hosts matching this pattern.
-    #[arg(long)]
-    pub limit: Option<String>,
+    #[command(flatten)]
+    pub hosts: HostsArgs,
 
     /// Print the reports as JSON on stdout.
     #[arg(long)]
@@ -95,10 +101,6 @@ pub struct StatusArgs {
     /// How long each host measures wake-up latency for its report (`0s` turns it off).
     #[arg(long, default_value = "1s", value_parser = parse_span)]
     pub latency_window: std::time::Duration,
-
-    /// How many hosts are asked at once.
-    #[arg(long, default_value_t = 32, value_parser = clap::value_parser!(u16).range(1..))]
-    pub parallel: u16,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -113,9 +115,8 @@ pub struct DriftArgs {
     #[command(flatten)]
     pub repo: RepoArgs,
 
-    /// Only hosts matching this pattern.
-    #[arg(long)]
-    pub limit: Option<String>,
+    #[command(flatten)]
+    pub hosts: HostsArgs,
 
     #[arg(long, value_enum, default_value = "text")]
     pub format: DriftFormat,
@@ -139,10 +140,6 @@ pub struct DriftArgs {
     /// Wait a random time up to this long before starting, so cron jobs of many controllers spread out.
     #[arg(long, value_parser = parse_span)]
     pub jitter: Option<std::time::Duration>,
-
-    /// How many hosts are asked at once.
-    #[arg(long, default_value_t = 32, value_parser = clap::value_parser!(u16).range(1..))]
-    pub parallel: u16,
 }
 
 fn parse_span(text: &str) -> Result<std::time::Duration, String> {
@@ -173,9 +170,8 @@ pub struct ApplyArgs {
     #[command(flatten)]
     pub repo: RepoArgs,
 
-    /// Only hosts matching this pattern (`lab-1`, `gpu:&rack=r07`, `all:!gpu-01`).
-    #[arg(long)]
-    pub limit: Option<String>,
+    #[command(flatten)]
+    pub hosts: HostsArgs,
 
     /// Do it without asking.
     #[arg(long)]
@@ -188,10 +184,6 @@ pub struct ApplyArgs {
     /// Print the result as JSON on stdout.
     #[arg(long)]
     pub json: bool,
-
-    /// How many hosts are worked on at once.
-    #[arg(long, default_value_t = 32, value_parser = clap::value_parser!(u16).range(1..))]
-    pub parallel: u16,
 
     /// The static agent binary to push (default: `schedfleet-agent` beside this executable).
     #[arg(long, env = "SCHEDFLEET_AGENT")]

@@ -14,7 +14,7 @@ use crate::args::ApplyArgs;
 use crate::exit;
 
 pub fn run(args: ApplyArgs) -> Result<u8> {
-    let desired = super::load_desired(&args.repo, args.limit.as_deref())?;
+    let desired = super::load_desired(&args.repo, args.hosts.limit.as_deref())?;
     if desired.hosts.is_empty() {
         eprintln!("no host has a scheduler assigned in fleet.yaml; nothing to do");
         return Ok(exit::OK);
@@ -26,7 +26,7 @@ pub fn run(args: ApplyArgs) -> Result<u8> {
     }
     let opts = ApplyOptions {
         agent,
-        parallel: usize::from(args.parallel),
+        parallel: usize::from(args.hosts.parallel),
         dry_run: args.dry_run,
         connect_timeout: Duration::from_secs(10),
     };

@@ -17,12 +17,12 @@ use crate::exit;
 
 pub fn run(args: DriftArgs) -> Result<u8> {
     let max_unreachable = parse_budget(&args.max_unreachable)?;
-    let desired = super::load_desired(&args.repo, args.limit.as_deref())?;
+    let desired = super::load_desired(&args.repo, args.hosts.limit.as_deref())?;
     if let Some(j) = args.jitter {
         std::thread::sleep(j.mul_f64(pseudo_random_fraction()));
     }
     let opts = CollectOptions {
-        parallel: usize::from(args.parallel),
+        parallel: usize::from(args.hosts.parallel),
         host_timeout: args.host_timeout,
         connect_timeout: args.host_timeout.min(std::time::Duration::from_secs(10)),
         ..CollectOptions::default()

@@ -10,8 +10,8 @@ use crate::args::PlanArgs;
 use crate::exit;
 
 pub fn run(args: PlanArgs) -> Result<u8> {
-    let desired = super::load_desired(&args.repo, args.limit.as_deref())?;
-    let opts = CollectOptions { parallel: usize::from(args.parallel), ..CollectOptions::default() };
+    let desired = super::load_desired(&args.repo, args.hosts.limit.as_deref())?;
+    let opts = CollectOptions { parallel: usize::from(args.hosts.parallel), ..CollectOptions::default() };
     let report = super::runtime()?.block_on(plan::plan(&desired, &opts))?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&report)?);

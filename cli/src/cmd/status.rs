@@ -10,11 +10,11 @@ use crate::args::StatusArgs;
 use crate::exit;
 
 pub fn run(args: StatusArgs) -> Result<u8> {
-    let desired = super::load_desired(&args.repo, args.limit.as_deref())?;
+    let desired = super::load_desired(&args.repo, args.hosts.limit.as_deref())?;
     let hosts: Vec<_> = desired.hosts.iter().map(|s| &s.host).collect();
     let window_ms = args.latency_window.as_millis().to_string();
     let opts = CollectOptions {
-        parallel: usize::from(args.parallel),
+        parallel: usize::from(args.hosts.parallel),
         status_args: vec!["--latency-window".into(), window_ms],
         ..CollectOptions::default()
     };

@@ -2,9 +2,7 @@
 //! the real binaries against real components (git repositories, OpenSSH,
 //! and qemu VMs booting a sched_ext kernel).
 
-mod apply_input;
-mod apply_lab;
-mod apply_loopback;
+mod apply;
 mod bad_input;
 mod health_lab;
 mod lab;

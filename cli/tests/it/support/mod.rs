@@ -76,26 +76,7 @@ pub struct SshHost {
 impl SshHost {
     /// Plain `ssh`, independent of schedfleet and its agent, strict host keys.
     pub fn ssh(&self, remote: &[&str]) -> Output {
-        let out = Command::new("ssh")
-            .args([
-                "-F",
-                "/dev/null",
-                "-o",
-                "BatchMode=yes",
-                "-o",
-                "StrictHostKeyChecking=yes",
-                "-o",
-                "IdentitiesOnly=yes",
-            ])
-            .arg("-o")
-            .arg(format!("UserKnownHostsFile={}", self.known_hosts_file.display()))
-            .arg("-i")
-            .arg(&self.identity_file)
-            .args(["-p", &self.port.to_string(), "-l", &self.user, &self.address, "--"])
-            .args(remote)
-            .output()
-            .expect("run ssh");
-        out
+        self.ssh_command().args(remote).output().expect("run ssh")
     }
 
     /// `ssh` that must succeed; returns trimmed stdout.
@@ -108,22 +89,9 @@ impl SshHost {
     /// Copies bytes to `path` on the host over plain ssh.
     pub fn put(&self, path: &str, bytes: &[u8]) {
         use std::io::Write;
-        let mut child = Command::new("ssh")
-            .args([
-                "-F",
-                "/dev/null",
-                "-o",
-                "BatchMode=yes",
-                "-o",
-                "StrictHostKeyChecking=yes",
-                "-o",
-                "IdentitiesOnly=yes",
-            ])
-            .arg("-o")
-            .arg(format!("UserKnownHostsFile={}", self.known_hosts_file.display()))
-            .arg("-i")
-            .arg(&self.identity_file)
-            .args(["-p", &self.port.to_string(), "-l", &self.user, &self.address, "--", "dd", &format!("of={path}")])
+        let mut child = self
+            .ssh_command()
+            .args(["dd", &format!("of={path}")])
             .stdin(std::process::Stdio::piped())
             .stderr(std::process::Stdio::piped())
             .spawn()
@@ -131,6 +99,29 @@ impl SshHost {
         child.stdin.take().unwrap().write_all(bytes).unwrap();
         let out = child.wait_with_output().unwrap();
         assert!(out.status.success(), "copy to {path} failed: {}", stderr(&out));
+    }
+
+    /// The `ssh` command line up to and including `--`, to which the caller
+    /// adds the remote command: no user config, no prompts, only this host's
+    /// key file, and only its known host key.
+    fn ssh_command(&self) -> Command {
+        let mut cmd = Command::new("ssh");
+        cmd.args([
+            "-F",
+            "/dev/null",
+            "-o",
+            "BatchMode=yes",
+            "-o",
+            "StrictHostKeyChecking=yes",
+            "-o",
+            "IdentitiesOnly=yes",
+        ])
+        .arg("-o")
+        .arg(format!("UserKnownHostsFile={}", self.known_hosts_file.display()))
+        .arg("-i")
+        .arg(&self.identity_file)
+        .args(["-p", &self.port.to_string(), "-l", &self.user, &self.address, "--"]);
+        cmd
     }
 
     /// Runs the pushed agent on the host and parses its one JSON reply.

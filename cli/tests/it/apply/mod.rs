@@ -1,0 +1,7 @@
+//! `apply`, from the outside in: bad input refused before any host is
+//! contacted (`input`), a real sshd on this machine whose kernel lacks
+//! sched_ext (`loopback`), and lab VMs that boot a sched_ext kernel (`lab`).
+
+mod input;
+mod lab;
+mod loopback;

@@ -1,0 +1,161 @@
+//! Bad scheduler files under `schedulers/`, and bad references to them from
+//! `fleet.yaml`: missing files, unknown sources, object paths that leave the
+//! config directory or go through committed symbolic links, objects that are
+//! not BPF, and parameter declarations that admit no value.
+
+use crate::bad_input::runner::Content::{Symlink, Text};
+use crate::bad_input::runner::{Case, CASE, EVERY};
+
+pub(in crate::bad_input) const CASES: &[Case] = &[
+    // YAML syntax.
+    Case {
+        name: "yaml: unclosed flow mapping",
+        files: &[("schedulers/simple.yaml", Text("source: builtin:simple\nparams: { slice_ns: { type: u64 }\n"))],
+        expect: &["schedulers/simple.yaml", "line 2", "unclosed bracket"],
+        ..CASE
+    },
+    // Unknown keys.
+    Case {
+        name: "unknown key: scheduler file",
+        files: &[("schedulers/simple.yaml", Text("source: builtin:simple\nparam: {}\n"))],
+        expect: &["schedulers/simple.yaml", "line 2", "unknown field `param`", "params"],
+        ..CASE
+    },
+    Case {
+        name: "unknown key: parameter declaration",
+        files: &[(
+            "schedulers/simple.yaml",
+            Text("source: builtin:simple\nparams:\n  slice_ns:\n    type: u64\n    dflt: 5\n"),
+        )],
+        expect: &["schedulers/simple.yaml", "line 5", "unknown field `dflt`", "default"],
+        ..CASE
+    },
+    // Wrong types.
+    Case {
+        name: "wrong type: parameter type does not exist",
+        files: &[("schedulers/simple.yaml", Text("source: builtin:simple\nparams:\n  slice_ns: { type: float }\n"))],
+        expect: &["schedulers/simple.yaml", "line 3", "unknown variant `float`", "u64"],
+        ..CASE
+    },
+    // Empty files.
+    Case {
+        name: "empty scheduler file",
+        files: &[("schedulers/simple.yaml", Text("   \n"))],
+        expect: &["`schedulers/simple.yaml` is empty"],
+        ..CASE
+    },
+    // Schedulers and their objects.
+    Case {
+        name: "scheduler: file missing",
+        files: &[("fleet.yaml", Text("assignments:\n  - hosts: all\n    scheduler: fast\n"))],
+        expect: &["`fleet.yaml` line 3", "`schedulers/fast.yaml` is not in the commit"],
+        cmds: EVERY,
+        ..CASE
+    },
+    Case {
+        name: "scheduler: name that is a path",
+        files: &[("fleet.yaml", Text("assignments:\n  - hosts: all\n    scheduler: ../../etc/x\n"))],
+        expect: &["`fleet.yaml` line 3", "scheduler name `../../etc/x` is not valid"],
+        ..CASE
+    },
+    Case {
+        name: "scheduler: unknown builtin",
+        files: &[("schedulers/simple.yaml", Text("# fast\nsource: builtin:rusty\n"))],
+        expect: &["`schedulers/simple.yaml` line 2", "no builtin scheduler `rusty`", "simple"],
+        ..CASE
+    },
+    Case {
+        name: "scheduler: unknown source kind",
+        files: &[("schedulers/simple.yaml", Text("source: https://example.com/x.bpf.o\n"))],
+        expect: &["`schedulers/simple.yaml` line 1", "must be `builtin:NAME`, `object:PATH` or `scx:BINARY`"],
+        ..CASE
+    },
+    Case {
+        name: "scheduler: object path with ..",
+        files: &[("schedulers/simple.yaml", Text("source: object:../../etc/passwd\n"))],
+        expect: &["`schedulers/simple.yaml` line 1", "leaves the config directory"],
+        cmds: EVERY,
+        ..CASE
+    },
+    Case {
+        name: "scheduler: absolute object path",
+        files: &[("schedulers/simple.yaml", Text("\nsource: object:/etc/passwd\n"))],
+        expect: &["`schedulers/simple.yaml` line 2", "`/etc/passwd` leaves the config directory"],
+        ..CASE
+    },
+    Case {
+        name: "scheduler: object is a committed symlink pointing outside",
+        files: &[
+            ("bpf/evil.bpf.o", Symlink("/etc/passwd")),
+            ("schedulers/simple.yaml", Text("source: object:bpf/evil.bpf.o\n")),
+        ],
+        expect: &["`schedulers/simple.yaml` line 1", "`bpf/evil.bpf.o` is a symbolic link"],
+        cmds: EVERY,
+        ..CASE
+    },
+    Case {
+        name: "scheduler: object under a committed symlinked directory",
+        files: &[("bpf", Symlink("/etc")), ("schedulers/simple.yaml", Text("source: object:bpf/passwd\n"))],
+        expect: &["`schedulers/simple.yaml` line 1", "`bpf/passwd` is not in the commit"],
+        ..CASE
+    },
+    Case {
+        name: "scheduler: the scheduler file is a committed symlink",
+        files: &[("schedulers/simple.yaml", Symlink("/etc/passwd"))],
+        expect: &["`schedulers/simple.yaml` is a symbolic link"],
+        ..CASE
+    },
+    Case {
+        name: "scheduler: object file missing",
+        files: &[("schedulers/simple.yaml", Text("source: object:bpf/simple.bpf.o\n"))],
+        expect: &["`schedulers/simple.yaml` line 1", "`bpf/simple.bpf.o` is not in the commit"],
+        ..CASE
+    },
+    Case {
+        name: "scheduler: object that is not a BPF object",
+        files: &[
+            ("bpf/simple.bpf.o", Text("#!/bin/sh\nreboot\n")),
+            ("schedulers/simple.yaml", Text("source: object:bpf/simple.bpf.o\n")),
+        ],
+        expect: &["`schedulers/simple.yaml` line 1", "`bpf/simple.bpf.o` is not a BPF object"],
+        cmds: EVERY,
+        ..CASE
+    },
+    Case {
+        name: "scheduler: object path with ./",
+        files: &[("schedulers/simple.yaml", Text("source: object:./schedulers/simple.yaml\n"))],
+        expect: &["`schedulers/simple.yaml` line 1", "`./schedulers/simple.yaml` is not a BPF object"],
+        ..CASE
+    },
+    Case {
+        name: "scheduler: object: with no path",
+        files: &[("schedulers/simple.yaml", Text("source: \"object:\"\n"))],
+        expect: &["`schedulers/simple.yaml` line 1", "`object:` names nothing", "object:PATH"],
+        ..CASE
+    },
+    Case {
+        name: "scheduler: upstream scx binary",
+        files: &[("schedulers/simple.yaml", Text("source: scx:scx_bpfland\n"))],
+        expect: &["`schedulers/simple.yaml` line 1", "not deployable"],
+        ..CASE
+    },
+    // Parameters.
+    Case {
+        name: "param: default outside min and max",
+        files: &[(
+            "schedulers/simple.yaml",
+            Text("source: builtin:simple\nparams:\n  slice_ns:\n    type: u64\n    default: 50\n    min: 100000\n"),
+        )],
+        expect: &["`schedulers/simple.yaml` line 5", "default", "`slice_ns` = 50 is outside"],
+        ..CASE
+    },
+    Case {
+        name: "param: min above max",
+        files: &[(
+            "schedulers/simple.yaml",
+            Text("source: builtin:simple\nparams:\n  slice_ns: { type: u64, min: 1000, max: 10 }\n"),
+        )],
+        expect: &["`schedulers/simple.yaml` line 3", "`min` and `max` leave no value"],
+        ..CASE
+    },
+];
