@@ -4,7 +4,7 @@
 
 mod apply;
 mod bad_input;
-mod health_lab;
+mod health;
 mod lab;
 mod support;
 mod validate;
