@@ -9,10 +9,11 @@ use lexopt::prelude::*;
 use schedfleet_proto::{is_sha256_hex, ErrorKind};
 
 use crate::error::{Failure, Result};
+use crate::health::user_probe::{self, Probe};
 
 pub const USAGE: &str = "usage:
   schedfleet-agent facts
-  schedfleet-agent status [--latency-window MS] [--cgroup PATH]
+  schedfleet-agent status [--latency-window MS] [--cgroup PATH] [--probes JSON]
   schedfleet-agent activate OBJECT --sha256 HEX [--param NAME=VALUE]... [--commit ID] [--replace]
   schedfleet-agent deactivate
   schedfleet-agent store has HEX...
@@ -42,11 +43,13 @@ pub struct StatusArgs {
     pub latency_window_ms: u64,
     /// Only measure tasks of this cgroup v2 (and below).
     pub cgroup: Option<String>,
+    /// User probes to run alongside the window (`--probes`, checked here).
+    pub probes: Vec<Probe>,
 }
 
 impl Default for StatusArgs {
     fn default() -> Self {
-        StatusArgs { latency_window_ms: DEFAULT_LATENCY_WINDOW_MS, cgroup: None }
+        StatusArgs { latency_window_ms: DEFAULT_LATENCY_WINDOW_MS, cgroup: None, probes: Vec::new() }
     }
 }
 
@@ -131,6 +134,7 @@ fn parse_activate(mut parser: lexopt::Parser) -> Result<Command> {
 
 fn parse_status(mut parser: lexopt::Parser) -> Result<Command> {
     let mut args = StatusArgs::default();
+    let mut probes_given = false;
     while let Some(arg) = parser.next().map_err(lex)? {
         match arg {
             Long("latency-window") => {
@@ -143,6 +147,14 @@ fn parse_status(mut parser: lexopt::Parser) -> Result<Command> {
                     })?;
             }
             Long("cgroup") => args.cgroup = Some(parser.value().map_err(lex)?.string().map_err(lex)?),
+            Long("probes") => {
+                if probes_given {
+                    return Err(usage("--probes given twice: give every probe in one JSON list"));
+                }
+                probes_given = true;
+                let json = parser.value().map_err(lex)?.string().map_err(lex)?;
+                args.probes = user_probe::parse(&json).map_err(|e| usage(format_args!("--probes: {e}")))?;
+            }
             other => return Err(usage(other.unexpected())),
         }
     }
@@ -203,15 +215,19 @@ mod tests {
 
     #[test]
     fn status_takes_a_latency_window_and_a_cgroup() {
-        assert_eq!(p(&["status"]).unwrap(), Command::Status(StatusArgs { latency_window_ms: 1000, cgroup: None }));
+        assert_eq!(p(&["status"]).unwrap(), Command::Status(StatusArgs::default()));
         let cmd = p(&["status", "--latency-window", "0", "--cgroup", "system.slice/x.service"]).unwrap();
         assert_eq!(
             cmd,
-            Command::Status(StatusArgs { latency_window_ms: 0, cgroup: Some("system.slice/x.service".into()) })
+            Command::Status(StatusArgs {
+                latency_window_ms: 0,
+                cgroup: Some("system.slice/x.service".into()),
+                probes: vec![]
+            })
         );
         assert_eq!(
             p(&["status", "--latency-window=250"]).unwrap(),
-            Command::Status(StatusArgs { latency_window_ms: 250, cgroup: None })
+            Command::Status(StatusArgs { latency_window_ms: 250, ..Default::default() })
         );
         for bad in [
             &["status", "--latency-window", "-1"][..],
@@ -221,6 +237,28 @@ mod tests {
             &["status", "extra"],
         ] {
             assert_eq!(p(bad).unwrap_err().kind, ErrorKind::Usage, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn status_takes_probes_as_one_json_list() {
+        let json = r#"[{"name":"api","http":"http://127.0.0.1:8000/health","timeout_ms":2000},
+                       {"name":"db","command":["pg_isready"],"timeout_ms":1000}]"#;
+        let Command::Status(args) = p(&["status", "--latency-window", "500", "--probes", json]).unwrap() else {
+            panic!("not status")
+        };
+        let names: Vec<_> = args.probes.iter().map(|probe| probe.name.as_str()).collect();
+        assert_eq!((args.latency_window_ms, names), (500, vec!["api", "db"]));
+        for (bad, says) in [
+            (&["status", "--probes", "{"][..], "--probes: not a JSON list of probes"),
+            (&["status", "--probes", r#"[{"name":"a","timeout_ms":5}]"#], "neither `command` nor `http`"),
+            (&["status", "--probes", r#"[{"name":"a","http":"https://[::1]/","timeout_ms":5}]"#], "no TLS"),
+            (&["status", "--probes", "[]", "--probes", "[]"], "--probes given twice"),
+            (&["status", "--probes"], "--probes"),
+        ] {
+            let err = p(bad).unwrap_err();
+            assert_eq!(err.kind, ErrorKind::Usage, "{bad:?}");
+            assert!(err.message.contains(says), "{bad:?}: {}", err.message);
         }
     }
 

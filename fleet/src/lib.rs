@@ -12,6 +12,7 @@ pub mod config;
 pub mod deploy;
 pub mod drift;
 mod error;
+pub mod health;
 pub mod lab;
 pub mod plan;
 pub mod repo;

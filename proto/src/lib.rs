@@ -208,6 +208,41 @@ pub struct Status {
     /// NVIDIA driver and GPUs; absent when the driver is not loaded.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub gpu: Option<GpuInfo>,
+    /// The user probes asked for with `--probes`, in the order given; empty
+    /// (and left out) when none were asked for or the agent predates them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub probes: Vec<ProbeResult>,
+}
+
+/// A user probe `status` runs while it measures (`--probes`, a JSON list of
+/// these): a command or an HTTP GET, bounded by `timeout_ms`. Exactly one of
+/// `command` and `http` is given.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ProbeSpec {
+    /// Names the result; unique within one `--probes`.
+    pub name: String,
+    /// A program and its arguments, run directly (never through a shell);
+    /// passes when it exits with status 0.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub command: Option<Vec<String>>,
+    /// `http://HOST[:PORT]/PATH`, HOST an IP address or `localhost` (the
+    /// agent has no resolver and no TLS); passes on a 2xx status.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub http: Option<String>,
+    /// 1 to 60000 milliseconds; a command still running then is killed.
+    pub timeout_ms: u64,
+}
+
+/// The outcome of one [`ProbeSpec`].
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ProbeResult {
+    pub name: String,
+    pub ok: bool,
+    /// The status line of an HTTP probe, the end of a command's output (and
+    /// how it ended when it failed), or what went wrong.
+    pub detail: String,
+    /// From starting the probe to its outcome, in milliseconds.
+    pub elapsed_ms: u64,
 }
 
 /// Wake-up latency: how long woken tasks waited before they ran, from the
@@ -398,6 +433,22 @@ mod tests {
         let json = serde_json::to_string(&lat).unwrap();
         assert_eq!(json, r#"{"window_ms":1000,"samples":3,"buckets":[[4,2],[104,1]]}"#);
         assert_eq!(serde_json::from_str::<WakeLatency>(&json).unwrap(), lat);
+    }
+
+    #[test]
+    fn probe_specs_take_either_form() {
+        let specs: Vec<ProbeSpec> = serde_json::from_str(
+            r#"[{"name":"a","command":["true"],"timeout_ms":5},{"name":"b","http":"http://[::1]:8/x","timeout_ms":9}]"#,
+        )
+        .unwrap();
+        assert_eq!(specs[0].command.as_deref(), Some(&["true".to_owned()][..]));
+        assert_eq!((specs[0].http.as_deref(), specs[1].http.as_deref()), (None, Some("http://[::1]:8/x")));
+        let json = serde_json::to_string(&specs[1]).unwrap();
+        assert_eq!(json, r#"{"name":"b","http":"http://[::1]:8/x","timeout_ms":9}"#);
+        let result = ProbeResult { name: "a".into(), ok: true, detail: "HTTP/1.1 200 OK".into(), elapsed_ms: 3 };
+        let status = Status { probes: vec![result.clone()], ..Default::default() };
+        let back: Status = serde_json::from_str(&serde_json::to_string(&status).unwrap()).unwrap();
+        assert_eq!(back.probes, vec![result]);
     }
 
     #[test]

@@ -1,13 +1,13 @@
 //! `status`: what the kernel runs, what the agent believes it loaded, and
 //! whether the two agree; then the host's health report (wake-up latency,
 //! CPU pressure, load, reloads since the previous report, the last ejection,
-//! GPUs).
+//! GPUs, and the operator's user probes).
 //!
 //! Only the first part can fail the command: a host without sched_ext is
 //! still refused with `no_sched_ext`, as before the health report, so callers
 //! that use `status` as a sched_ext check keep working. Every health field is
 //! best effort and is left out, or carries its own error, when the host
-//! cannot say.
+//! cannot say; a user probe that fails is a result, not an error.
 
 use schedfleet_proto::{ActiveScheduler, KernelSchedExt, Status};
 
@@ -18,10 +18,14 @@ use crate::{health, sched, state};
 pub fn run(args: StatusArgs) -> Result<Status> {
     // Fails at once on a host without sched_ext, before any window.
     sched::kernel::read()?;
+    // User probes run alongside the window, each bounded by its own
+    // timeout, so they add nothing to the report beyond the longest one.
+    let probes = health::user_probe::start(args.probes);
     // The window comes first so that everything below describes its end: a
     // scheduler ejected during the window shows as ejected.
     let latency =
         (args.latency_window_ms > 0).then(|| health::latency::measure(args.latency_window_ms, args.cgroup.as_deref()));
+    let probes = probes.finish();
     let kernel = sched::kernel::read()?;
     let active = state::load()?.active;
     let kernel_agrees = agrees(&kernel, active.as_ref());
@@ -38,6 +42,7 @@ pub fn run(args: StatusArgs) -> Result<Status> {
         enable_seq_changed_since_last_report,
         last_ejection: sched::kernel::last_ejection(),
         gpu: health::gpu::read(),
+        probes,
     })
 }
 

@@ -118,3 +118,31 @@ fn status_options_are_checked() {
         assert_eq!(v["error"]["kind"], "usage", "{args:?}: {v}");
     }
 }
+
+#[test]
+fn bad_probes_are_usage_errors_before_anything_runs() {
+    for (json, says) in [
+        ("[{\"name\":", "--probes: not a JSON list of probes"),
+        (r#"[{"name":"api","http":"https://127.0.0.1/health","timeout_ms":2000}]"#, "https is not supported"),
+        (r#"[{"name":"api","http":"http://api.internal/health","timeout_ms":2000}]"#, "no DNS resolver"),
+        (r#"[{"name":"a","command":["true"],"timeout_ms":0}]"#, "`timeout_ms` 0"),
+    ] {
+        let v = reply(&agent(&["status", "--latency-window", "0", "--probes", json]).output().unwrap());
+        assert_eq!(v["error"]["kind"], "usage", "{json}: {v}");
+        assert!(v["error"]["message"].as_str().unwrap().contains(says), "{json}: {v}");
+    }
+}
+
+#[test]
+fn status_with_probes_is_still_refused_at_once_without_sched_ext() {
+    // The sched_ext check comes before the probes start: a probe that would
+    // take 5 s neither runs nor delays the refusal.
+    if std::path::Path::new("/sys/kernel/sched_ext").exists() {
+        panic!("this test expects a kernel without sched_ext; this one has it: the lab tests cover status here");
+    }
+    let probes = r#"[{"name":"slow","command":["sleep","5"],"timeout_ms":5000}]"#;
+    let started = std::time::Instant::now();
+    let v = reply(&agent(&["status", "--latency-window", "0", "--probes", probes]).output().unwrap());
+    assert_eq!(v["error"]["kind"], "no_sched_ext", "{v}");
+    assert!(started.elapsed() < std::time::Duration::from_secs(3), "status ran the probes first");
+}

@@ -5,6 +5,7 @@
 use anyhow::Result;
 use schedfleet_fleet::collect::{self, CollectOptions, Collected, Reach};
 use schedfleet_fleet::state::history;
+use schedfleet_proto::ProbeSpec;
 
 use crate::args::StatusArgs;
 use crate::exit;
@@ -12,12 +13,23 @@ use crate::exit;
 pub fn run(args: StatusArgs) -> Result<u8> {
     let desired = super::load_desired(&args.repo, args.hosts.limit.as_deref())?;
     let hosts: Vec<_> = desired.hosts.iter().map(|s| &s.host).collect();
-    let window_ms = args.latency_window.as_millis().to_string();
-    let opts = CollectOptions {
-        parallel: usize::from(args.hosts.parallel),
-        status_args: vec!["--latency-window".into(), window_ms],
-        ..CollectOptions::default()
-    };
+    let mut status_args = vec!["--latency-window".to_owned(), args.latency_window.as_millis().to_string()];
+    let probes: Vec<ProbeSpec> = desired
+        .fleet
+        .health
+        .probes
+        .iter()
+        .map(|p| ProbeSpec {
+            name: p.name.clone(),
+            command: p.command.clone(),
+            http: p.http.clone(),
+            timeout_ms: p.timeout.0.as_millis() as u64,
+        })
+        .collect();
+    if !probes.is_empty() {
+        status_args.extend(["--probes".to_owned(), serde_json::to_string(&probes)?]);
+    }
+    let opts = CollectOptions { parallel: usize::from(args.hosts.parallel), status_args, ..CollectOptions::default() };
     let answers = super::runtime()?.block_on(collect::collect(&hosts, &opts))?;
     let now = super::now_secs();
     if let Err(e) = history::append(now, answers.iter().map(|a| (a.host.as_str(), a))) {
@@ -43,14 +55,17 @@ fn age(now: u64, since: u64) -> String {
 }
 
 fn print_table(answers: &[Collected], now: u64) {
-    println!("{:<20} {:<14} {:<10} {:<10} {:>10}  LAST FALLBACK", "HOST", "SCHEDULER", "STATE", "SINCE", "P99 WAKE");
+    println!(
+        "{:<20} {:<14} {:<10} {:<10} {:>10} {:<8}  LAST FALLBACK",
+        "HOST", "SCHEDULER", "STATE", "SINCE", "P99 WAKE", "PROBES"
+    );
     for a in answers {
         let Some(st) = &a.status else {
             let why = match a.reach {
                 Reach::Ok => "no schedfleet agent on the host".to_owned(),
                 _ => a.error.clone().unwrap_or_default(),
             };
-            println!("{:<20} {:<14} {:<10} {:<10} {:>10}  {}", a.host, "-", a.reach.as_str(), "-", "-", why);
+            println!("{:<20} {:<14} {:<10} {:<10} {:>10} {:<8}  {}", a.host, "-", a.reach.as_str(), "-", "-", "-", why);
             continue;
         };
         let scheduler = st.kernel.ops.clone().unwrap_or_else(|| "default".into());
@@ -58,6 +73,14 @@ fn print_table(answers: &[Collected], now: u64) {
         let since = st.active.as_ref().map_or("-".into(), |a| age(now, a.since));
         let p99 = st.latency.as_ref().and_then(|l| l.p99_us).map_or("-".into(), |us| format!("{us}us"));
         let fallback = st.last_ejection.as_ref().map_or("-".into(), |e| format!("`{}`: {}", e.ops, e.reason));
-        println!("{:<20} {:<14} {:<10} {:<10} {:>10}  {}", a.host, scheduler, state, since, p99, fallback);
+        let probes = match st.probes.iter().filter(|p| !p.ok).map(|p| p.name.as_str()).collect::<Vec<_>>() {
+            _ if st.probes.is_empty() => "-".to_owned(),
+            failed if failed.is_empty() => format!("{} ok", st.probes.len()),
+            failed => format!("{} failed", failed.join(",")),
+        };
+        println!(
+            "{:<20} {:<14} {:<10} {:<10} {:>10} {:<8}  {}",
+            a.host, scheduler, state, since, p99, probes, fallback
+        );
     }
 }

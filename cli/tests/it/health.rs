@@ -45,7 +45,13 @@ fn status_and_drift_on_lab() {
     let lab = TestLab::up(1);
     let repo = ConfigRepo::from_example("quickstart");
     repo.write("inventory.yaml", "hosts:\n  lab-1: { connection: lab }\n");
-    repo.commit("one lab host");
+    // User probes, run by the agent on the host: one passes, one cannot connect.
+    let mut fleet = std::fs::read_to_string(repo.path().join("fleet.yaml")).unwrap();
+    fleet.push_str(
+        "health:\n  probes:\n    - { name: alive, command: [cat, /proc/loadavg], timeout: 2s }\n    - { name: serving, http: 'http://127.0.0.1:9/health', timeout: 1s }\n",
+    );
+    repo.write("fleet.yaml", fleet);
+    repo.commit("one lab host, two probes");
     let h = lab.host("lab-1");
     let agent_path = format!("{}/{}", schedfleet_proto::STORE_DIR, sha256_hex(&std::fs::read(agent_binary()).unwrap()));
 
@@ -64,6 +70,10 @@ fn status_and_drift_on_lab() {
     // Latency under `simple`, idle and with CPU hogs.
     let idle = status(&lab, &repo);
     assert_eq!(idle["status"]["kernel"]["ops"], "simple");
+    let probes = &idle["status"]["probes"];
+    assert_eq!((probes[0]["name"].as_str(), probes[0]["ok"].as_bool()), (Some("alive"), Some(true)), "{probes}");
+    assert_eq!((probes[1]["name"].as_str(), probes[1]["ok"].as_bool()), (Some("serving"), Some(false)), "{probes}");
+    assert!(probes[1]["detail"].as_str().unwrap().contains("refused"), "{probes}");
     let lat = &idle["status"]["latency"];
     assert!(lat["samples"].as_u64().unwrap() > 0, "samples under simple: {lat}");
     let p99_idle = lat["p99_us"].as_u64().unwrap();
