@@ -15,10 +15,16 @@ pub const USAGE: &str = "usage:
   schedfleet-agent facts
   schedfleet-agent status [--latency-window MS] [--cgroup PATH] [--probes JSON]
   schedfleet-agent activate OBJECT --sha256 HEX [--param NAME=VALUE]... [--commit ID] [--replace]
+                   [--confirm-within SECS [--watch-interval-ms MS] [--probes JSON] [--probe-interval-ms MS]]
+  schedfleet-agent confirm --artifact HEX
+  schedfleet-agent rollback
   schedfleet-agent deactivate
+  schedfleet-agent lease acquire --owner TEXT --ttl SECS
+  schedfleet-agent lease release --owner TEXT
   schedfleet-agent store has HEX...
   schedfleet-agent store put HEX        (the artifact's bytes on stdin)
-  schedfleet-agent --version";
+  schedfleet-agent --version
+  (schedfleet-agent watch ... is the watchdog `activate --confirm-within` starts)";
 
 #[derive(Debug, PartialEq)]
 pub enum Command {
@@ -26,7 +32,12 @@ pub enum Command {
     Facts,
     Status(StatusArgs),
     Activate(ActivateArgs),
+    Confirm { artifact: String },
+    Rollback,
     Deactivate,
+    LeaseAcquire { owner: String, ttl: u64 },
+    LeaseRelease { owner: String },
+    Watch(WatchArgs),
     StoreHas(Vec<String>),
     StorePut(String),
 }
@@ -62,6 +73,60 @@ pub struct ActivateArgs {
     /// Replace a scheduler this agent loaded earlier; without it an active
     /// scheduler is an error.
     pub replace: bool,
+    /// `--confirm-within` and its watchdog's options; `None`: the
+    /// activation is confirmed at once.
+    pub confirm: Option<ConfirmArgs>,
+}
+
+/// How an unconfirmed activation is watched until `confirm`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ConfirmArgs {
+    /// Seconds until the watchdog reverts an activation not confirmed.
+    pub within: u64,
+    /// How often the watchdog reads the kernel's state.
+    pub watch_interval_ms: u64,
+    /// How often the watchdog runs the probes.
+    pub probe_interval_ms: u64,
+    pub probes: Vec<Probe>,
+    /// `--probes` as given, handed on to the watchdog.
+    pub probes_json: Option<String>,
+}
+
+/// `watch`: the watchdog of one unconfirmed activation, named by its
+/// artifact and the kernel's `enable_seq` right after it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WatchArgs {
+    pub artifact: String,
+    pub enable_seq: u64,
+    pub watch_interval_ms: u64,
+    pub probe_interval_ms: u64,
+    pub probes: Vec<Probe>,
+}
+
+pub const DEFAULT_WATCH_INTERVAL_MS: u64 = 100;
+pub const DEFAULT_PROBE_INTERVAL_MS: u64 = 2000;
+/// A canary bakes for minutes or hours; more than a week is a typo.
+const MAX_CONFIRM_WITHIN_SECS: u64 = 7 * 24 * 3600;
+const WATCH_INTERVAL_MS: (u64, u64) = (10, 60_000);
+const PROBE_INTERVAL_MS: (u64, u64) = (100, 3_600_000);
+
+/// The arguments after `watch` that start the watchdog of `artifact`,
+/// parsed back by [`parse`].
+pub fn watch_command_line(artifact: &str, enable_seq: u64, confirm: &ConfirmArgs) -> Vec<OsString> {
+    let mut args: Vec<OsString> = vec![
+        "--artifact".into(),
+        artifact.into(),
+        "--enable-seq".into(),
+        enable_seq.to_string().into(),
+        "--watch-interval-ms".into(),
+        confirm.watch_interval_ms.to_string().into(),
+        "--probe-interval-ms".into(),
+        confirm.probe_interval_ms.to_string().into(),
+    ];
+    if let Some(json) = &confirm.probes_json {
+        args.extend(["--probes".into(), json.into()]);
+    }
+    args
 }
 
 fn usage(msg: impl std::fmt::Display) -> Failure {
@@ -70,6 +135,23 @@ fn usage(msg: impl std::fmt::Display) -> Failure {
 
 fn lex(err: lexopt::Error) -> Failure {
     usage(err)
+}
+
+/// A whole number within `bounds`, for `--option`.
+fn number(parser: &mut lexopt::Parser, option: &str, (min, max): (u64, u64), unit: &str) -> Result<u64> {
+    let text = parser.value().map_err(lex)?.string().map_err(lex)?;
+    text.parse()
+        .ok()
+        .filter(|n| (min..=max).contains(n))
+        .ok_or_else(|| usage(format_args!("--{option} `{text}`: expected {min} to {max} {unit}")))
+}
+
+fn text(parser: &mut lexopt::Parser) -> Result<String> {
+    parser.value().map_err(lex)?.string().map_err(lex)
+}
+
+fn probes(json: &str) -> Result<Vec<Probe>> {
+    user_probe::parse(json).map_err(|e| usage(format_args!("--probes: {e}")))
 }
 
 fn digest(value: OsString) -> Result<String> {
@@ -93,7 +175,11 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Command> {
         "facts" => Command::Facts,
         "status" => return parse_status(parser),
         "deactivate" => Command::Deactivate,
+        "rollback" => Command::Rollback,
         "activate" => return parse_activate(parser),
+        "confirm" => return parse_confirm(parser),
+        "lease" => return parse_lease(parser),
+        "watch" => return parse_watch(parser),
         "store" => return parse_store(parser),
         other => return Err(usage(format_args!("unknown command `{other}`"))),
     };
@@ -106,8 +192,24 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Command> {
 fn parse_activate(mut parser: lexopt::Parser) -> Result<Command> {
     let (mut object, mut sha256, mut commit, mut replace) = (None, None, None, false);
     let mut params = BTreeMap::new();
+    let (mut within, mut watch_interval_ms, mut probe_interval_ms, mut probes_json) = (None, None, None, None);
     while let Some(arg) = parser.next().map_err(lex)? {
         match arg {
+            Long("confirm-within") => {
+                within = Some(number(&mut parser, "confirm-within", (1, MAX_CONFIRM_WITHIN_SECS), "seconds")?)
+            }
+            Long("watch-interval-ms") => {
+                watch_interval_ms = Some(number(&mut parser, "watch-interval-ms", WATCH_INTERVAL_MS, "milliseconds")?)
+            }
+            Long("probe-interval-ms") => {
+                probe_interval_ms = Some(number(&mut parser, "probe-interval-ms", PROBE_INTERVAL_MS, "milliseconds")?)
+            }
+            Long("probes") => {
+                if probes_json.is_some() {
+                    return Err(usage("--probes given twice: give every probe in one JSON list"));
+                }
+                probes_json = Some(text(&mut parser)?);
+            }
             Long("sha256") => sha256 = Some(digest(parser.value().map_err(lex)?)?),
             Long("commit") => commit = Some(parser.value().map_err(lex)?.string().map_err(lex)?),
             Long("replace") => replace = true,
@@ -123,12 +225,101 @@ fn parse_activate(mut parser: lexopt::Parser) -> Result<Command> {
             other => return Err(usage(other.unexpected())),
         }
     }
+    let confirm = match within {
+        Some(within) => Some(ConfirmArgs {
+            within,
+            watch_interval_ms: watch_interval_ms.unwrap_or(DEFAULT_WATCH_INTERVAL_MS),
+            probe_interval_ms: probe_interval_ms.unwrap_or(DEFAULT_PROBE_INTERVAL_MS),
+            probes: probes_json.as_deref().map(probes).transpose()?.unwrap_or_default(),
+            probes_json,
+        }),
+        None if watch_interval_ms.is_some() || probe_interval_ms.is_some() || probes_json.is_some() => {
+            return Err(usage(
+                "--watch-interval-ms, --probes and --probe-interval-ms configure the watchdog of --confirm-within; \
+                 give --confirm-within too",
+            ))
+        }
+        None => None,
+    };
     Ok(Command::Activate(ActivateArgs {
         object: object.ok_or_else(|| usage("activate needs the OBJECT path"))?,
         sha256: sha256.ok_or_else(|| usage("activate needs --sha256: nothing is loaded unverified"))?,
         params,
         commit,
         replace,
+        confirm,
+    }))
+}
+
+fn parse_confirm(mut parser: lexopt::Parser) -> Result<Command> {
+    let mut artifact = None;
+    while let Some(arg) = parser.next().map_err(lex)? {
+        match arg {
+            Long("artifact") => artifact = Some(digest(parser.value().map_err(lex)?)?),
+            other => return Err(usage(other.unexpected())),
+        }
+    }
+    Ok(Command::Confirm { artifact: artifact.ok_or_else(|| usage("confirm needs --artifact HEX"))? })
+}
+
+fn parse_lease(mut parser: lexopt::Parser) -> Result<Command> {
+    let sub = match parser.next().map_err(lex)? {
+        Some(Value(v)) => v.string().map_err(lex)?,
+        _ => return Err(usage("lease needs `acquire` or `release`")),
+    };
+    let (mut owner, mut ttl) = (None, None);
+    while let Some(arg) = parser.next().map_err(lex)? {
+        match arg {
+            Long("owner") => {
+                let text = text(&mut parser)?;
+                if text.trim().is_empty() || text.len() > crate::lease::MAX_OWNER_BYTES || text.contains('\0') {
+                    return Err(usage(format_args!(
+                        "--owner: expected 1 to {} bytes of text without NUL",
+                        crate::lease::MAX_OWNER_BYTES
+                    )));
+                }
+                owner = Some(text);
+            }
+            Long("ttl") if sub == "acquire" => {
+                ttl = Some(number(&mut parser, "ttl", (1, crate::lease::MAX_TTL_SECS), "seconds")?)
+            }
+            other => return Err(usage(other.unexpected())),
+        }
+    }
+    let owner = owner.ok_or_else(|| usage(format_args!("lease {sub} needs --owner TEXT")))?;
+    match sub.as_str() {
+        "acquire" => {
+            Ok(Command::LeaseAcquire { owner, ttl: ttl.ok_or_else(|| usage("lease acquire needs --ttl SECS"))? })
+        }
+        "release" => Ok(Command::LeaseRelease { owner }),
+        other => Err(usage(format_args!("unknown lease command `{other}`"))),
+    }
+}
+
+fn parse_watch(mut parser: lexopt::Parser) -> Result<Command> {
+    let (mut artifact, mut enable_seq, mut probes_list) = (None, None, Vec::new());
+    let mut watch_interval_ms = DEFAULT_WATCH_INTERVAL_MS;
+    let mut probe_interval_ms = DEFAULT_PROBE_INTERVAL_MS;
+    while let Some(arg) = parser.next().map_err(lex)? {
+        match arg {
+            Long("artifact") => artifact = Some(digest(parser.value().map_err(lex)?)?),
+            Long("enable-seq") => enable_seq = Some(number(&mut parser, "enable-seq", (0, u64::MAX), "")?),
+            Long("watch-interval-ms") => {
+                watch_interval_ms = number(&mut parser, "watch-interval-ms", WATCH_INTERVAL_MS, "milliseconds")?
+            }
+            Long("probe-interval-ms") => {
+                probe_interval_ms = number(&mut parser, "probe-interval-ms", PROBE_INTERVAL_MS, "milliseconds")?
+            }
+            Long("probes") => probes_list = probes(&text(&mut parser)?)?,
+            other => return Err(usage(other.unexpected())),
+        }
+    }
+    Ok(Command::Watch(WatchArgs {
+        artifact: artifact.ok_or_else(|| usage("watch needs --artifact HEX"))?,
+        enable_seq: enable_seq.ok_or_else(|| usage("watch needs --enable-seq N"))?,
+        watch_interval_ms,
+        probe_interval_ms,
+        probes: probes_list,
     }))
 }
 
@@ -152,8 +343,7 @@ fn parse_status(mut parser: lexopt::Parser) -> Result<Command> {
                     return Err(usage("--probes given twice: give every probe in one JSON list"));
                 }
                 probes_given = true;
-                let json = parser.value().map_err(lex)?.string().map_err(lex)?;
-                args.probes = user_probe::parse(&json).map_err(|e| usage(format_args!("--probes: {e}")))?;
+                args.probes = probes(&text(&mut parser)?)?;
             }
             other => return Err(usage(other.unexpected())),
         }
@@ -260,6 +450,122 @@ mod tests {
             assert_eq!(err.kind, ErrorKind::Usage, "{bad:?}");
             assert!(err.message.contains(says), "{bad:?}: {}", err.message);
         }
+    }
+
+    fn usage_error(args: &[&str], says: &str) {
+        let err = p(args).unwrap_err();
+        assert_eq!(err.kind, ErrorKind::Usage, "{args:?}");
+        assert!(err.message.contains(says), "{args:?}: {}", err.message);
+    }
+
+    #[test]
+    fn activate_is_confirmed_at_once_unless_told() {
+        let hex = "ab".repeat(32);
+        let Command::Activate(a) = p(&["activate", "/x.o", "--sha256", &hex]).unwrap() else { panic!() };
+        assert_eq!(a.confirm, None);
+        let Command::Activate(a) = p(&["activate", "/x.o", "--sha256", &hex, "--confirm-within", "120"]).unwrap()
+        else {
+            panic!()
+        };
+        let c = a.confirm.unwrap();
+        assert_eq!((c.within, c.watch_interval_ms, c.probe_interval_ms), (120, 100, 2000));
+        assert_eq!((c.probes, c.probes_json), (vec![], None));
+    }
+
+    #[test]
+    fn activate_takes_the_watchdogs_options_with_confirm_within() {
+        let hex = "ab".repeat(32);
+        let json = r#"[{"name":"p","command":["false"],"timeout_ms":1000}]"#;
+        let cmd = p(&[
+            "activate",
+            "/x.o",
+            "--sha256",
+            &hex,
+            "--replace",
+            "--probes",
+            json,
+            "--confirm-within=5",
+            "--watch-interval-ms",
+            "50",
+            "--probe-interval-ms",
+            "500",
+        ])
+        .unwrap();
+        let Command::Activate(a) = cmd else { panic!() };
+        let c = a.confirm.unwrap();
+        assert_eq!((c.within, c.watch_interval_ms, c.probe_interval_ms), (5, 50, 500));
+        assert_eq!(c.probes[0].name, "p");
+        assert_eq!(c.probes_json.as_deref(), Some(json));
+        for (bad, says) in [
+            (&["--watch-interval-ms", "50"][..], "give --confirm-within too"),
+            (&["--probes", "[]"], "give --confirm-within too"),
+            (&["--confirm-within", "0"], "--confirm-within `0`: expected 1 to 604800 seconds"),
+            (&["--confirm-within", "2m"], "--confirm-within `2m`"),
+            (&["--confirm-within", "5", "--watch-interval-ms", "5"], "expected 10 to 60000 milliseconds"),
+            (&["--confirm-within", "5", "--probe-interval-ms", "99"], "expected 100 to 3600000"),
+            (&["--confirm-within", "5", "--probes", "[{"], "--probes: not a JSON list"),
+            (&["--confirm-within", "5", "--probes", "[]", "--probes", "[]"], "--probes given twice"),
+        ] {
+            let mut args = vec!["activate", "/x.o", "--sha256", &hex];
+            args.extend_from_slice(bad);
+            usage_error(&args, says);
+        }
+    }
+
+    #[test]
+    fn the_watchdogs_command_line_parses_back() {
+        let hex = "cd".repeat(32);
+        let json = r#"[{"name":"p","command":["false"],"timeout_ms":1000}]"#;
+        let confirm = ConfirmArgs {
+            within: 5,
+            watch_interval_ms: 100,
+            probe_interval_ms: 2000,
+            probes: user_probe::parse(json).unwrap(),
+            probes_json: Some(json.into()),
+        };
+        let line = watch_command_line(&hex, 17, &confirm);
+        let parsed =
+            parse(["schedfleet-agent".into(), "watch".into()].into_iter().chain(line).collect::<Vec<OsString>>())
+                .unwrap();
+        assert_eq!(
+            parsed,
+            Command::Watch(WatchArgs {
+                artifact: hex,
+                enable_seq: 17,
+                watch_interval_ms: 100,
+                probe_interval_ms: 2000,
+                probes: confirm.probes,
+            })
+        );
+        usage_error(&["watch", "--enable-seq", "1"], "--artifact");
+        usage_error(&["watch", "--artifact", &"a".repeat(64)], "--enable-seq");
+    }
+
+    #[test]
+    fn confirm_needs_a_digest() {
+        let hex = "ef".repeat(32);
+        assert_eq!(p(&["confirm", "--artifact", &hex]).unwrap(), Command::Confirm { artifact: hex });
+        usage_error(&["confirm"], "--artifact");
+        usage_error(&["confirm", "--artifact", "simple"], "not a lower-case hex sha256");
+        assert_eq!(p(&["rollback"]).unwrap(), Command::Rollback);
+        usage_error(&["rollback", "--previous"], "--previous");
+    }
+
+    #[test]
+    fn lease_takes_an_owner_and_a_ttl() {
+        let owner = "alice@laptop pid 42 run 7f3a";
+        assert_eq!(
+            p(&["lease", "acquire", "--owner", owner, "--ttl", "600"]).unwrap(),
+            Command::LeaseAcquire { owner: owner.into(), ttl: 600 }
+        );
+        assert_eq!(p(&["lease", "release", "--owner", owner]).unwrap(), Command::LeaseRelease { owner: owner.into() });
+        usage_error(&["lease"], "`acquire` or `release`");
+        usage_error(&["lease", "steal", "--owner", "x"], "unknown lease command `steal`");
+        usage_error(&["lease", "acquire", "--owner", "x"], "--ttl");
+        usage_error(&["lease", "acquire", "--ttl", "5"], "--owner");
+        usage_error(&["lease", "acquire", "--owner", "x", "--ttl", "0"], "expected 1 to 604800 seconds");
+        usage_error(&["lease", "acquire", "--owner", " ", "--ttl", "5"], "--owner: expected");
+        usage_error(&["lease", "release", "--owner", "x", "--ttl", "5"], "--ttl");
     }
 
     #[test]

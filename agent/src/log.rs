@@ -2,7 +2,12 @@
 //! are easy to tell apart from the remote shell's own noise. Verbosity comes
 //! from `SCHEDFLEET_AGENT_LOG` (`error`, `info`, `debug`); the default is
 //! `info`. stdout is never written here: it belongs to the JSON reply.
+//!
+//! The watchdog's stderr is its own log file, read long after the fact, so
+//! it turns on [`with_timestamps`]: every line then starts with the time
+//! (Unix seconds, milliseconds) and the process id.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::OnceLock;
 
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -11,6 +16,8 @@ enum Level {
     Info,
     Debug,
 }
+
+static TIMESTAMPS: AtomicBool = AtomicBool::new(false);
 
 fn threshold() -> Level {
     static LEVEL: OnceLock<Level> = OnceLock::new();
@@ -21,8 +28,20 @@ fn threshold() -> Level {
     })
 }
 
+/// Prefixes every following line with the time and the process id.
+pub fn with_timestamps() {
+    TIMESTAMPS.store(true, Ordering::Relaxed);
+}
+
 fn write(level: Level, tag: &str, msg: &str) {
-    if level <= threshold() {
+    if level > threshold() {
+        return;
+    }
+    if TIMESTAMPS.load(Ordering::Relaxed) {
+        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+        let (secs, ms) = (now.as_secs(), now.subsec_millis());
+        eprintln!("{secs}.{ms:03} schedfleet-agent[{}]: {tag}{msg}", std::process::id());
+    } else {
         eprintln!("schedfleet-agent: {tag}{msg}");
     }
 }

@@ -31,6 +31,10 @@ pub enum Command {
     Status(StatusArgs),
     /// Where the hosts differ from the repository (for cron: exit codes, JSON, Prometheus text).
     Drift(DriftArgs),
+    /// Undo: each host's previous scheduler, a full rollout of an older commit, or the kernel default.
+    Rollback(RollbackArgs),
+    /// Clear a fleet lock that no running schedfleet holds any more.
+    Unlock(UnlockArgs),
     /// Print the JSON Schema of a config file, for editors.
     Schema(SchemaArgs),
     /// Local VMs with a real sched_ext kernel, for trying schedulers.
@@ -147,6 +151,46 @@ fn parse_span(text: &str) -> Result<std::time::Duration, String> {
 }
 
 #[derive(Debug, Args)]
+#[command(group(clap::ArgGroup::new("target").required(true).args(["previous", "to", "default"])))]
+pub struct RollbackArgs {
+    #[command(flatten)]
+    pub repo: RepoArgs,
+
+    #[command(flatten)]
+    pub hosts: HostsArgs,
+
+    /// Every host back to its previous confirmed scheduler (kept on the host), all at once.
+    #[arg(long)]
+    pub previous: bool,
+
+    /// A full rollout of this older revision, in waves with gates.
+    #[arg(long, value_name = "REV")]
+    pub to: Option<String>,
+
+    /// Emergency: every selected host back to the kernel's default scheduler, all at once, no waves.
+    #[arg(long)]
+    pub default: bool,
+
+    /// Do it without asking.
+    #[arg(long)]
+    pub yes: bool,
+
+    /// Print the result as JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
+
+    /// The static agent binary (for `--to`; default: `schedfleet-agent` beside this executable).
+    #[arg(long, env = "SCHEDFLEET_AGENT")]
+    pub agent: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct UnlockArgs {
+    #[command(flatten)]
+    pub repo: RepoArgs,
+}
+
+#[derive(Debug, Args)]
 pub struct SchemaArgs {
     /// Which file.
     #[arg(value_enum)]
@@ -180,6 +224,10 @@ pub struct ApplyArgs {
     /// Connect and compare, change nothing.
     #[arg(long)]
     pub dry_run: bool,
+
+    /// Continue the latest interrupted rollout of the same commit in its journal.
+    #[arg(long)]
+    pub resume: bool,
 
     /// Print the result as JSON on stdout.
     #[arg(long)]

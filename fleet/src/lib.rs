@@ -16,6 +16,7 @@ pub mod health;
 pub mod lab;
 pub mod plan;
 pub mod repo;
+pub mod rollout;
 pub mod state;
 pub mod transport;
 

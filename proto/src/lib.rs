@@ -31,6 +31,16 @@ pub const LAST_REPORT_FILE: &str = "/var/lib/schedfleet/last_report.json";
 /// Where the agent pins the struct_ops link of the scheduler it loaded. The
 /// kernel keeps the scheduler attached as long as this pin exists.
 pub const LINK_PIN: &str = "/sys/fs/bpf/schedfleet/sched_ext_link";
+/// The per-host lease (`schedfleet-agent lease`): who may change this host,
+/// until when. Written atomically under an flock of [`LEASE_LOCK_FILE`].
+pub const LEASE_FILE: &str = "/var/lib/schedfleet/lease.json";
+/// The lock file that makes a lease's read-modify-write atomic.
+pub const LEASE_LOCK_FILE: &str = "/var/lib/schedfleet/lease.lock";
+/// The lock file every command that changes [`STATE_FILE`] holds (an flock)
+/// while it reads, decides and writes, the watchdog included.
+pub const STATE_LOCK_FILE: &str = "/var/lib/schedfleet/state.lock";
+/// Where the watchdog of an unconfirmed activation logs.
+pub const WATCHDOG_LOG: &str = "/var/lib/schedfleet/watchdog.log";
 
 /// The one document the agent prints on stdout for every command.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -69,6 +79,13 @@ pub struct AgentError {
     /// the program.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub verifier_log: Option<String>,
+    /// With [`ErrorKind::Reverted`]: the fallback that reverted the
+    /// activation (boxed: errors stay small).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_fallback: Option<Box<Fallback>>,
+    /// With [`ErrorKind::LeaseHeld`]: the lease of the other owner.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lease: Option<Lease>,
 }
 
 impl std::fmt::Display for AgentError {
@@ -104,6 +121,17 @@ pub enum ErrorKind {
     AlreadyActive,
     /// The kernel accepted the scheduler but it is not (or no longer) running.
     NotEnabled,
+    /// `confirm`: no activation waits for a confirmation.
+    NotPending,
+    /// `confirm`: a different artifact waits for a confirmation.
+    OtherPending,
+    /// `confirm`: the activation was already reverted (by its watchdog, or
+    /// by `confirm` itself after its deadline or a kernel failure); the
+    /// error's `last_fallback` says why.
+    Reverted,
+    /// `lease acquire`/`release`: another owner holds an unexpired lease;
+    /// the error's `lease` names the holder and the expiry.
+    LeaseHeld,
     /// Anything else: I/O, unexpected kernel answers.
     Internal,
 }
@@ -157,6 +185,15 @@ pub struct ActiveScheduler {
     pub since: u64,
     /// `enable_seq` right after the load: a change means a reload happened.
     pub enable_seq: u64,
+    /// False while the activation waits for `confirm` (see
+    /// [`AgentState::pending`]); true otherwise, and for state files written
+    /// before two-phase activation.
+    #[serde(default = "confirmed_by_default")]
+    pub confirmed: bool,
+}
+
+fn confirmed_by_default() -> bool {
+    true
 }
 
 /// The agent's state file.
@@ -164,6 +201,75 @@ pub struct ActiveScheduler {
 pub struct AgentState {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub active: Option<ActiveScheduler>,
+    /// An activation made with `--confirm-within` that waits for `confirm`;
+    /// its watchdog reverts it to `previous` otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pending: Option<Pending>,
+    /// The confirmed scheduler before the current confirmed one (`None`: the
+    /// kernel's default): where `rollback` goes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub previous_confirmed: Option<ActiveScheduler>,
+    /// The newest fallback of an unconfirmed activation.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_fallback: Option<Fallback>,
+}
+
+/// An unconfirmed activation (`activate --confirm-within`) and what its
+/// watchdog reverts to.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Pending {
+    /// sha256 of the activated object (also `active.artifact`).
+    pub artifact: String,
+    /// Its ops name; the kernel must keep reporting it.
+    #[serde(default)]
+    pub ops: String,
+    /// The kernel's `enable_seq` right after the activation; a change means
+    /// someone loaded a scheduler since.
+    #[serde(default)]
+    pub enable_seq: u64,
+    /// Seconds since the Unix epoch by which `confirm` must come.
+    pub deadline: u64,
+    /// `--confirm-within`, in seconds (for people, and the fallback's reason).
+    #[serde(default)]
+    pub confirm_within: u64,
+    /// The last confirmed scheduler, restored on a fallback; `None`: the
+    /// kernel's default.
+    #[serde(default)]
+    pub previous: Option<ActiveScheduler>,
+    /// The watchdog process (`schedfleet-agent watch`).
+    pub watchdog_pid: u32,
+}
+
+/// What a watchdog (or `confirm`, past the deadline) did when an
+/// unconfirmed activation failed or was not confirmed in time.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Fallback {
+    /// Seconds since the Unix epoch.
+    pub at: u64,
+    pub from_ops: String,
+    pub from_artifact: String,
+    /// ``previous `<ops>` `` or `kernel default`.
+    pub to: String,
+    /// Why, such as ``kernel ejected the scheduler: <kernel log line>``,
+    /// `enable_seq changed: reloaded by someone else`,
+    /// ``probe `serving` failed: <detail>``, `not confirmed within 120 s`.
+    pub reason: String,
+    /// Milliseconds from noticing the failure to the fallback's end.
+    #[serde(default)]
+    pub took_ms: u64,
+    /// Why the previous scheduler could not be restored (the host then runs
+    /// the kernel's default); absent when it was, or there was none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub restore_error: Option<String>,
+}
+
+/// The per-host lease, `<agent root>/lease.json`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Lease {
+    /// Free text; the controller uses `user@machine pid N run R`.
+    pub owner: String,
+    /// Seconds since the Unix epoch; the lease is free from then on.
+    pub expires: u64,
 }
 
 /// `schedfleet-agent status`: what runs, and how the host is doing (the
@@ -180,6 +286,21 @@ pub struct Status {
     /// The kernel runs exactly what the agent believes is active (or both
     /// say nothing is).
     pub kernel_agrees: bool,
+    /// An activation waiting for `confirm`, as in [`AgentState::pending`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pending: Option<Pending>,
+    /// With `pending`: whether its watchdog process is alive.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub watchdog_running: Option<bool>,
+    /// Where `rollback` goes, as in [`AgentState::previous_confirmed`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub previous_confirmed: Option<ActiveScheduler>,
+    /// The newest fallback, as in [`AgentState::last_fallback`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_fallback: Option<Fallback>,
+    /// The unexpired lease; absent when the host is free.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lease: Option<Lease>,
     /// Wake-up latency measured during the report (`--latency-window`);
     /// absent when the window is 0.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -364,6 +485,51 @@ pub struct Activated {
     pub kernel: KernelSchedExt,
     /// Milliseconds from opening the object to the kernel reporting `enabled`.
     pub load_ms: u64,
+    /// With `--confirm-within`: the watchdog that reverts the activation
+    /// unless `confirm` comes by `deadline`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub watchdog_pid: Option<u32>,
+    /// With `--confirm-within`: seconds since the Unix epoch.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deadline: Option<u64>,
+}
+
+/// `schedfleet-agent confirm`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Confirmed {
+    /// The scheduler now confirmed.
+    pub active: ActiveScheduler,
+    /// It was confirmed before this call (a repeated `confirm`).
+    #[serde(default)]
+    pub already_confirmed: bool,
+}
+
+/// `schedfleet-agent rollback`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct RolledBack {
+    /// What ran before (`None`: the kernel's default).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub from: Option<ActiveScheduler>,
+    /// What runs now, confirmed (`None`: the kernel's default).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub active: Option<ActiveScheduler>,
+    pub kernel: KernelSchedExt,
+}
+
+/// `schedfleet-agent lease acquire`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct LeaseAcquired {
+    pub lease: Lease,
+    /// The owner already held it (its expiry moved).
+    pub refreshed: bool,
+}
+
+/// `schedfleet-agent lease release`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct LeaseReleased {
+    /// The lease given up; `None` when it was already free (or expired).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub released: Option<Lease>,
 }
 
 /// `schedfleet-agent deactivate`.
@@ -412,10 +578,85 @@ mod tests {
 
     #[test]
     fn error_reply_carries_kind() {
-        let reply: Reply<()> =
-            Reply::error(AgentError { kind: ErrorKind::DigestMismatch, message: "m".into(), verifier_log: None });
+        let reply: Reply<()> = Reply::error(AgentError {
+            kind: ErrorKind::DigestMismatch,
+            message: "m".into(),
+            verifier_log: None,
+            last_fallback: None,
+            lease: None,
+        });
         let json = serde_json::to_string(&reply).unwrap();
-        assert!(json.contains(r#""kind":"digest_mismatch""#), "{json}");
+        assert_eq!(json, r#"{"outcome":"error","schema":1,"error":{"kind":"digest_mismatch","message":"m"}}"#);
+    }
+
+    #[test]
+    fn old_documents_read_as_confirmed_with_no_rollout_state() {
+        let old_state = r#"{"active":{"artifact":"a","ops":"simple","params":{},"since":1,"enable_seq":4}}"#;
+        let st: AgentState = serde_json::from_str(old_state).unwrap();
+        assert!(st.active.as_ref().unwrap().confirmed);
+        assert_eq!((st.pending, st.previous_confirmed, st.last_fallback), (None, None, None));
+        let old_activated = r#"{"active":{"artifact":"a","ops":"simple","params":{},"since":1,"enable_seq":4},
+            "kernel":{"state":"enabled","ops":"simple","enable_seq":4,"nr_rejected":0,"switch_all":true},"load_ms":9}"#;
+        let a: Activated = serde_json::from_str(old_activated).unwrap();
+        assert_eq!((a.active.confirmed, a.watchdog_pid, a.deadline), (true, None, None));
+        let old_error = r#"{"outcome":"error","schema":1,"error":{"kind":"not_enabled","message":"m"}}"#;
+        let e = serde_json::from_str::<Reply<()>>(old_error).unwrap().into_result().unwrap_err();
+        assert_eq!((e.last_fallback, e.lease), (None, None));
+    }
+
+    #[test]
+    fn rollout_state_round_trips() {
+        let active = ActiveScheduler {
+            artifact: "b".into(),
+            ops: "canary".into(),
+            params: BTreeMap::new(),
+            commit: None,
+            since: 5,
+            enable_seq: 7,
+            confirmed: false,
+        };
+        let st = AgentState {
+            active: Some(active.clone()),
+            pending: Some(Pending {
+                artifact: "b".into(),
+                ops: "canary".into(),
+                enable_seq: 7,
+                deadline: 125,
+                confirm_within: 120,
+                previous: None,
+                watchdog_pid: 321,
+            }),
+            previous_confirmed: Some(ActiveScheduler { confirmed: true, ..active }),
+            last_fallback: Some(Fallback {
+                at: 3,
+                from_ops: "x".into(),
+                from_artifact: "c".into(),
+                to: "kernel default".into(),
+                reason: "not confirmed within 5 s".into(),
+                took_ms: 12,
+                restore_error: None,
+            }),
+        };
+        let json = serde_json::to_string(&st).unwrap();
+        assert!(json.contains(r#""confirmed":false"#), "{json}");
+        assert!(json.contains(r#""pending":{"artifact":"b","ops":"canary","enable_seq":7,"deadline":125,"confirm_within":120,"previous":null,"watchdog_pid":321}"#), "{json}");
+        assert_eq!(serde_json::from_str::<AgentState>(&json).unwrap(), st);
+        let held = AgentError {
+            kind: ErrorKind::LeaseHeld,
+            message: "m".into(),
+            verifier_log: None,
+            last_fallback: None,
+            lease: Some(Lease { owner: "u@h pid 1 run r".into(), expires: 9 }),
+        };
+        let json = serde_json::to_string(&held).unwrap();
+        assert_eq!(json, r#"{"kind":"lease_held","message":"m","lease":{"owner":"u@h pid 1 run r","expires":9}}"#);
+        for (kind, text) in [
+            (ErrorKind::NotPending, "not_pending"),
+            (ErrorKind::OtherPending, "other_pending"),
+            (ErrorKind::Reverted, "reverted"),
+        ] {
+            assert_eq!(serde_json::to_string(&kind).unwrap(), format!("\"{text}\""));
+        }
     }
 
     #[test]

@@ -7,18 +7,24 @@
 //! then is the current scheduler removed and the new one attached. If the
 //! new one does not reach `enabled` with its own ops name, it is removed
 //! and the previous one (kept in the store) is loaded again.
+//!
+//! With `--confirm-within` the new scheduler runs unconfirmed: the state
+//! records it as pending, over the last confirmed scheduler, and a watchdog
+//! process is started before the reply (see `canary`). Without it, the new
+//! scheduler is confirmed at once. Either way a watchdog of an earlier
+//! unconfirmed activation is stopped first.
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{SystemTime, UNIX_EPOCH};
 
-use schedfleet_proto::{Activated, ActiveScheduler, AgentState, ErrorKind};
+use schedfleet_proto::{Activated, ActiveScheduler, AgentState, ErrorKind, Pending};
 
-use crate::cli::ActivateArgs;
+use crate::canary::verdict::{self, Reason};
+use crate::canary::{fallback, process, transition};
+use crate::cli::{self, ActivateArgs};
 use crate::error::{Failure, Result};
-use crate::sched::object::{self, Loaded};
+use crate::sched::object;
+use crate::sched::switch::{self, attach_and_check};
 use crate::{log, sched, state, store};
-
-/// Enabling walks every task of the host; emulated lab VMs are slow.
-const ENABLE_TIMEOUT: Duration = Duration::from_secs(10);
 
 pub fn run(args: ActivateArgs) -> Result<Activated> {
     super::require_root_and_sched_ext()?;
@@ -27,22 +33,33 @@ pub fn run(args: ActivateArgs) -> Result<Activated> {
     let loaded = object::prepare(&bytes, &args.params)?.load()?;
     log::info(&format!("verified and loaded `{}` ({} bytes)", loaded.ops_name, bytes.len()));
 
+    let _lock = state::lock()?;
     let mut st = state::load()?;
     let kernel = sched::kernel::read()?;
-    let previous = if kernel.state != "disabled" {
-        if !args.replace || !sched::link::is_pinned() {
-            let whose = if sched::link::is_pinned() {
-                "loaded by schedfleet; pass --replace to switch"
-            } else {
-                "not loaded by schedfleet"
-            };
-            return Err(Failure::new(
-                ErrorKind::AlreadyActive,
-                format!("scheduler `{}` is already active ({whose})", kernel.ops.as_deref().unwrap_or("?")),
-            ));
+    if kernel.state != "disabled" && (!args.replace || !sched::link::is_pinned()) {
+        let whose = if sched::link::is_pinned() {
+            "loaded by schedfleet; pass --replace to switch"
+        } else {
+            "not loaded by schedfleet"
+        };
+        return Err(Failure::new(
+            ErrorKind::AlreadyActive,
+            format!("scheduler `{}` is already active ({whose})", kernel.ops.as_deref().unwrap_or("?")),
+        ));
+    }
+    let kernel_agrees = sched::kernel::agrees(&kernel, st.active.as_ref());
+    let last_confirmed = transition::last_confirmed(&st, kernel_agrees);
+    super::stop_watchdog(&st);
+    // What to put back should the new scheduler not come up: what runs
+    // now, unless that is itself unconfirmed (its watchdog is gone now),
+    // then the confirmed one under it.
+    let restore_target = if kernel.state != "disabled" {
+        switch::remove_ours()?;
+        if st.pending.is_some() {
+            last_confirmed.clone()
+        } else {
+            st.active.clone()
         }
-        super::deactivate::remove_ours()?;
-        st.active.take()
     } else {
         // The kernel runs its default scheduler. A pin left behind means our
         // scheduler was ejected by the kernel: the pin holds a dead link and
@@ -50,72 +67,88 @@ pub fn run(args: ActivateArgs) -> Result<Activated> {
         if sched::link::unpin()? {
             log::info("removed the pin of a scheduler the kernel had already disabled");
         }
-        st.active.take();
         None
     };
+    st.pending = None;
+    st.active = None;
 
-    match attach_and_check(loaded) {
-        Ok((ops, enable_seq, load_ms)) => {
-            let active = ActiveScheduler {
-                artifact: args.sha256,
-                ops,
-                params: args.params,
-                commit: args.commit,
-                since: now(),
-                enable_seq,
-            };
-            st.active = Some(active.clone());
-            state::save(&st)?;
-            Ok(Activated { active, kernel: sched::kernel::read()?, load_ms })
-        }
+    let (ops, enable_seq, load_ms) = match attach_and_check(loaded) {
+        Ok(up) => up,
         Err(mut failure) => {
-            failure.message.push_str(&restore(previous, &mut st));
-            Err(failure)
+            failure.message.push_str(&restore(restore_target, &mut st));
+            return Err(failure);
+        }
+    };
+    let active = ActiveScheduler {
+        artifact: args.sha256.clone(),
+        ops: ops.clone(),
+        params: args.params,
+        commit: args.commit,
+        since: now(),
+        enable_seq,
+        confirmed: args.confirm.is_none(),
+    };
+    let Some(confirm) = args.confirm else {
+        transition::record_confirmed_activation(&mut st, active.clone(), last_confirmed);
+        state::save(&st)?;
+        return Ok(Activated { active, kernel: sched::kernel::read()?, load_ms, watchdog_pid: None, deadline: None });
+    };
+
+    let deadline = verdict::deadline(now_ms(), confirm.within);
+    let mut pending = Pending {
+        artifact: args.sha256.clone(),
+        ops,
+        enable_seq,
+        deadline,
+        confirm_within: confirm.within,
+        previous: last_confirmed,
+        watchdog_pid: 0,
+    };
+    // The watchdog waits for the state lock, held here until the pending
+    // record with its pid is written.
+    match process::spawn(&cli::watch_command_line(&args.sha256, enable_seq, &confirm)) {
+        Ok(pid) => pending.watchdog_pid = pid,
+        Err(e) => {
+            // Nothing would supervise it: revert now rather than leave an
+            // unconfirmed scheduler that never falls back.
+            let reason = Reason::NoWatchdog { error: e.message.clone() };
+            transition::record_pending_activation(&mut st, active, pending.clone());
+            let fb = fallback::fall_back(&mut st, &pending, &reason, None, std::time::Instant::now());
+            state::save(&st)?;
+            let mut failure = Failure::new(ErrorKind::Internal, format!("{}; fell back to {}", fb.reason, fb.to));
+            failure.last_fallback = Some(Box::new(fb));
+            return Err(failure);
         }
     }
-}
-
-/// Attaches, then waits until the kernel reports the scheduler enabled
-/// under its own ops name. Returns `(ops, enable_seq, load_ms)`.
-fn attach_and_check(loaded: Loaded) -> Result<(String, u64, u64)> {
-    let ops = loaded.ops_name.clone();
-    let started = loaded.started;
-    loaded.attach_and_pin()?;
-    let (k, ok) = sched::kernel::wait_until(ENABLE_TIMEOUT, |k| k.state == "enabled")?;
-    if ok && k.ops.as_deref() == Some(ops.as_str()) {
-        return Ok((ops, k.enable_seq, started.elapsed().as_millis() as u64));
-    }
-    let _ = sched::link::unpin();
-    let _ = sched::kernel::wait_until(super::deactivate::DISABLE_TIMEOUT, |k| k.state == "disabled");
-    let said = sched::kernel::last_kernel_message().unwrap_or_else(|| "nothing".into());
-    Err(Failure::new(
-        ErrorKind::NotEnabled,
-        format!(
-            "scheduler `{ops}` did not stay enabled (kernel state `{}`, ops `{}`); kernel log says: {said}",
-            k.state,
-            k.ops.as_deref().unwrap_or("none")
-        ),
-    ))
+    log::info(&format!("`{}` runs unconfirmed until {deadline}; watchdog pid {}", active.ops, pending.watchdog_pid));
+    let watchdog_pid = pending.watchdog_pid;
+    transition::record_pending_activation(&mut st, active, pending);
+    state::save(&st)?;
+    Ok(Activated {
+        active: st.active.clone().expect("just recorded"),
+        kernel: sched::kernel::read()?,
+        load_ms,
+        watchdog_pid: Some(watchdog_pid),
+        deadline: Some(deadline),
+    })
 }
 
 /// Puts the previous scheduler back after a failed switch; returns what to
-/// add to the error message.
-fn restore(previous: Option<ActiveScheduler>, st: &mut AgentState) -> String {
+/// add to the error message. The state records what runs afterwards.
+pub(super) fn restore(previous: Option<ActiveScheduler>, st: &mut AgentState) -> String {
     let Some(prev) = previous else {
+        st.active = None;
         let _ = state::save(st);
         return "; the host runs the kernel's default scheduler, as before".into();
     };
-    let path = store::path_of(&prev.artifact);
-    let attempt = store::read_verified(&path.to_string_lossy(), &prev.artifact)
-        .and_then(|bytes| object::prepare(&bytes, &prev.params)?.load())
-        .and_then(attach_and_check);
-    match attempt {
+    match switch::load_stored(&prev).and_then(attach_and_check) {
         Ok((_, enable_seq, _)) => {
-            st.active = Some(ActiveScheduler { enable_seq, since: now(), ..prev.clone() });
+            st.active = Some(ActiveScheduler { enable_seq, since: now(), confirmed: true, ..prev.clone() });
             let _ = state::save(st);
             format!("; restored the previous scheduler `{}`", prev.ops)
         }
         Err(e) => {
+            st.active = None;
             let _ = state::save(st);
             format!(
                 "; restoring the previous scheduler `{}` failed too ({}); the host runs the kernel's default scheduler",
@@ -126,5 +159,9 @@ fn restore(previous: Option<ActiveScheduler>, st: &mut AgentState) -> String {
 }
 
 fn now() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
+    state::unix_now()
+}
+
+fn now_ms() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64)
 }

@@ -1,50 +1,25 @@
 //! `deactivate`: remove the scheduler this agent pinned and wait until the
-//! kernel's default scheduler is back.
+//! kernel's default scheduler is back. An unconfirmed activation's watchdog
+//! is stopped and the activation forgotten; the scheduler left becomes the
+//! one `rollback` returns to.
 
-use std::time::Duration;
+use schedfleet_proto::Deactivated;
 
-use schedfleet_proto::{Deactivated, ErrorKind, KernelSchedExt};
-
-use crate::error::{Failure, Result};
-use crate::{log, sched, state};
-
-/// How long the kernel may take to hand every task back; generous because
-/// emulated lab VMs are slow.
-pub const DISABLE_TIMEOUT: Duration = Duration::from_secs(10);
+use crate::canary::transition;
+use crate::error::Result;
+use crate::sched::switch;
+use crate::{sched, state};
 
 pub fn run() -> Result<Deactivated> {
     super::require_root_and_sched_ext()?;
+    let _lock = state::lock()?;
     let mut st = state::load()?;
-    let kernel = remove_ours()?;
-    let removed = st.active.take();
+    let kernel_agrees = sched::kernel::agrees(&sched::kernel::read()?, st.active.as_ref());
+    // Removed first: should that fail (a scheduler not ours runs), nothing
+    // changed, and the watchdog of a pending activation goes on watching.
+    let kernel = switch::remove_ours()?;
+    super::stop_watchdog(&st);
+    let removed = transition::record_deactivation(&mut st, kernel_agrees);
     state::save(&st)?;
     Ok(Deactivated { removed, kernel })
-}
-
-/// Unpins our scheduler (if any) and waits for `disabled`. A scheduler that
-/// this agent did not load is left alone and reported.
-pub fn remove_ours() -> Result<KernelSchedExt> {
-    let before = sched::kernel::read()?;
-    if !sched::link::unpin()? {
-        if before.state != "disabled" {
-            return Err(Failure::new(
-                ErrorKind::AlreadyActive,
-                format!(
-                    "scheduler `{}` was not loaded by schedfleet (no pin at `{}`); stop it with the tool that started it",
-                    before.ops.as_deref().unwrap_or("?"),
-                    sched::link::pin_path().display()
-                ),
-            ));
-        }
-        return Ok(before);
-    }
-    log::info(&format!("removed scheduler `{}`", before.ops.as_deref().unwrap_or("?")));
-    let (after, done) = sched::kernel::wait_until(DISABLE_TIMEOUT, |k| k.state == "disabled")?;
-    if !done {
-        return Err(Failure::new(
-            ErrorKind::Internal,
-            format!("the pin is gone but sched_ext is still `{}` after {DISABLE_TIMEOUT:?}", after.state),
-        ));
-    }
-    Ok(after)
 }

@@ -2,12 +2,17 @@
 //! stdout, already as JSON, so `main` prints exactly one reply.
 
 mod activate;
+mod confirm;
 mod deactivate;
+mod lease;
+mod rollback;
 mod status;
+mod watch;
 
-use schedfleet_proto::ErrorKind;
+use schedfleet_proto::{AgentState, ErrorKind};
 use serde_json::Value;
 
+use crate::canary::process;
 use crate::cli::Command;
 use crate::error::{Failure, Result};
 
@@ -17,7 +22,12 @@ pub fn run(command: Command) -> Result<Value> {
         Command::Facts => json(&crate::facts::collect()),
         Command::Status(args) => json(&status::run(args)?),
         Command::Activate(args) => json(&activate::run(args)?),
+        Command::Confirm { artifact } => json(&confirm::run(&artifact)?),
+        Command::Rollback => json(&rollback::run()?),
         Command::Deactivate => json(&deactivate::run()?),
+        Command::LeaseAcquire { owner, ttl } => json(&lease::acquire(&owner, ttl)?),
+        Command::LeaseRelease { owner } => json(&lease::release(&owner)?),
+        Command::Watch(args) => json(&watch::run(args)?),
         Command::StoreHas(digests) => json(&crate::store::has(&digests)),
         Command::StorePut(digest) => json(&crate::store::put(&digest, &mut std::io::stdin().lock())?),
     };
@@ -26,6 +36,14 @@ pub fn run(command: Command) -> Result<Value> {
 
 fn json<T: serde::Serialize>(doc: &T) -> Value {
     serde_json::to_value(doc).expect("agent documents always serialize")
+}
+
+/// Stops the watchdog of the pending activation in `st`, if any. Callers
+/// hold the state lock, so it is never stopped halfway through a fallback.
+fn stop_watchdog(st: &AgentState) {
+    if let Some(pending) = &st.pending {
+        process::stop(pending.watchdog_pid, &pending.artifact);
+    }
 }
 
 /// Loading and removing schedulers needs root and a kernel with sched_ext;

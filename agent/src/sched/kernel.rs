@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use schedfleet_proto::{Ejection, ErrorKind, KernelSchedExt};
+use schedfleet_proto::{ActiveScheduler, Ejection, ErrorKind, KernelSchedExt};
 
 use crate::error::{Failure, Result};
 
@@ -57,6 +57,20 @@ pub fn parse_events(text: &str) -> BTreeMap<String, u64> {
             Some((name.to_owned(), value))
         })
         .collect()
+}
+
+/// The kernel runs exactly what the agent loaded: same ops name, and no
+/// reload since (a changed `enable_seq` means someone loaded again); or
+/// nothing, when the agent loaded nothing.
+pub fn agrees(kernel: &KernelSchedExt, active: Option<&ActiveScheduler>) -> bool {
+    match active {
+        None => kernel.state == "disabled",
+        Some(a) => {
+            kernel.state == "enabled"
+                && kernel.ops.as_deref() == Some(a.ops.as_str())
+                && kernel.enable_seq == a.enable_seq
+        }
+    }
 }
 
 /// Polls the kernel until `done` holds or `timeout` passes; returns the
@@ -134,12 +148,31 @@ pub fn parse_disabled_line(msg: &str) -> Option<(&str, &str)> {
     Some((ops, reason))
 }
 
+/// The newest time the kernel disabled the scheduler named `ops`, for
+/// whatever reason (an unload from user space included); `None` when the
+/// kernel log holds none or is unreadable.
+pub fn last_disable_of(ops: &str) -> Option<Ejection> {
+    find_last_disable(&kernel_log()?, |o, _| o == ops)
+}
+
+/// Whether a disable was an unload from user space (a pin removed, a
+/// loader exiting) rather than the kernel's own decision.
+pub fn is_unload_from_user_space(e: &Ejection) -> bool {
+    e.reason == UNLOADED_FROM_USER_SPACE
+}
+
 /// The newest ejection among `records` (oldest first), with the message
 /// the kernel logs right after an error (`sched_ext: <ops>: <message>`).
 pub fn find_last_ejection(records: &[(u64, String)]) -> Option<Ejection> {
+    find_last_disable(records, |_, reason| reason != UNLOADED_FROM_USER_SPACE)
+}
+
+/// The newest `disabled` line among `records` whose `(ops, reason)` `keep`
+/// accepts, with the scheduler's message when the kernel logged one.
+pub fn find_last_disable(records: &[(u64, String)], keep: impl Fn(&str, &str) -> bool) -> Option<Ejection> {
     let (index, ops, reason) = records.iter().enumerate().rev().find_map(|(i, (_, msg))| {
         let (ops, reason) = parse_disabled_line(msg)?;
-        (reason != UNLOADED_FROM_USER_SPACE).then_some((i, ops, reason))
+        keep(ops, reason).then_some((i, ops, reason))
     })?;
     let own_prefix = format!("sched_ext: {ops}: ");
     let message = records[index + 1..]
@@ -160,6 +193,32 @@ pub fn find_last_ejection(records: &[(u64, String)]) -> Option<Ejection> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn kernel(state: &str, ops: Option<&str>, seq: u64) -> KernelSchedExt {
+        KernelSchedExt { state: state.into(), ops: ops.map(Into::into), enable_seq: seq, ..Default::default() }
+    }
+
+    fn active(ops: &str, seq: u64) -> ActiveScheduler {
+        ActiveScheduler {
+            artifact: "a".repeat(64),
+            ops: ops.into(),
+            params: Default::default(),
+            commit: None,
+            since: 0,
+            enable_seq: seq,
+            confirmed: true,
+        }
+    }
+
+    #[test]
+    fn agreement_needs_same_ops_and_no_reload() {
+        assert!(agrees(&kernel("disabled", None, 3), None));
+        assert!(!agrees(&kernel("enabled", Some("x"), 3), None));
+        assert!(agrees(&kernel("enabled", Some("simple"), 3), Some(&active("simple", 3))));
+        assert!(!agrees(&kernel("enabled", Some("simple"), 4), Some(&active("simple", 3))));
+        assert!(!agrees(&kernel("disabled", None, 3), Some(&active("simple", 3))));
+        assert!(!agrees(&kernel("enabled", Some("other"), 3), Some(&active("simple", 3))));
+    }
 
     #[test]
     fn events_parse_names_as_given() {
@@ -237,5 +296,20 @@ mod tests {
             None
         );
         assert_eq!(find_last_ejection(&[]), None);
+    }
+
+    #[test]
+    fn the_last_disable_of_one_scheduler_includes_unloads() {
+        let records = log(&[
+            "sched_ext: BPF scheduler \"ejector\" disabled (scx_bpf_error)",
+            "sched_ext: ejector: deliberate",
+            "sched_ext: BPF scheduler \"simple\" disabled (unregistered from user space)",
+        ]);
+        let e = find_last_disable(&records, |ops, _| ops == "simple").unwrap();
+        assert!(is_unload_from_user_space(&e));
+        let e = find_last_disable(&records, |ops, _| ops == "ejector").unwrap();
+        assert_eq!((e.reason.as_str(), e.message.as_deref()), ("scx_bpf_error", Some("deliberate")));
+        assert!(!is_unload_from_user_space(&e));
+        assert_eq!(find_last_disable(&records, |ops, _| ops == "other"), None);
     }
 }

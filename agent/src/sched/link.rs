@@ -6,8 +6,9 @@
 //! session that loaded it, the agent exiting, and the agent crashing, with
 //! no resident process that could itself fail or be OOM-killed. Removing the
 //! pin drops the last reference and the kernel returns every task to its
-//! default scheduler. A watchdog process, when one is added, supervises the
-//! pin; it is never what keeps the scheduler alive.
+//! default scheduler. The watchdog of an unconfirmed activation (see
+//! `canary`) supervises the pin and may remove it; it is never what keeps
+//! the scheduler alive.
 
 use std::path::Path;
 

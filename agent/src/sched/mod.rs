@@ -2,12 +2,15 @@
 //! (`kernel`: sched_ext's files and the kernel log), opening and preparing
 //! an arbitrary scheduler object (`object`), capturing libbpf's and the
 //! verifier's words (`libbpf_log`), the pinned struct_ops link that keeps a
-//! scheduler attached (`link`), and the wake-up latency probe the health
-//! report loads for a window (`wakelat`). Policy (when to replace, what to
-//! restore, what goes in a report) lives in `cmd/` and `health/`.
+//! scheduler attached (`link`), taking ours out and putting a loaded one in,
+//! checked against the kernel (`switch`), and the wake-up latency probe the
+//! health report loads for a window (`wakelat`). Policy (when to replace,
+//! what to restore, when to fall back, what goes in a report) lives in
+//! `cmd/`, `canary/` and `health/`.
 
 pub mod kernel;
 pub mod libbpf_log;
 pub mod link;
 pub mod object;
+pub mod switch;
 pub mod wakelat;

@@ -146,3 +146,86 @@ fn status_with_probes_is_still_refused_at_once_without_sched_ext() {
     assert_eq!(v["error"]["kind"], "no_sched_ext", "{v}");
     assert!(started.elapsed() < std::time::Duration::from_secs(3), "status ran the probes first");
 }
+
+#[test]
+fn rollout_commands_check_their_arguments() {
+    let hex = "a".repeat(64);
+    for (args, says) in [
+        (&["confirm"][..], "--artifact"),
+        (&["confirm", "--artifact", "simple"], "not a lower-case hex sha256"),
+        (&["rollback", "--previous"], "--previous"),
+        (&["lease", "acquire", "--owner", "me"], "--ttl"),
+        (&["lease", "acquire", "--ttl", "60"], "--owner"),
+        (&["activate", "/x.o", "--sha256", &hex, "--probes", "[]"], "give --confirm-within too"),
+        (&["activate", "/x.o", "--sha256", &hex, "--confirm-within", "0"], "--confirm-within `0`"),
+    ] {
+        let v = reply(&agent(args).output().unwrap());
+        assert_eq!(v["error"]["kind"], "usage", "{args:?}: {v}");
+        assert!(v["error"]["message"].as_str().unwrap().contains(says), "{args:?}: {v}");
+    }
+}
+
+#[test]
+fn confirm_and_rollback_need_root_and_sched_ext() {
+    if std::path::Path::new("/sys/kernel/sched_ext").exists() {
+        panic!("this test expects a kernel without sched_ext; this one has it: the lab tests cover these here");
+    }
+    let hex = "a".repeat(64);
+    for args in [&["confirm", "--artifact", &hex][..], &["rollback"]] {
+        let v = reply(&agent(args).output().unwrap());
+        assert_eq!(v["error"]["kind"], "no_sched_ext", "{args:?}: {v}");
+        let out = Command::new("setpriv")
+            .args(["--reuid=65534", "--regid=65534", "--clear-groups", env!("CARGO_BIN_EXE_schedfleet-agent")])
+            .args(args)
+            .output()
+            .expect("setpriv (util-linux) runs");
+        assert_eq!(reply(&out)["error"]["kind"], "not_root", "{args:?}");
+    }
+}
+
+#[test]
+fn of_concurrent_lease_acquires_from_processes_one_wins() {
+    let root = tempfile::tempdir().unwrap();
+    let children: Vec<_> = (0..8)
+        .map(|i| {
+            agent(&["lease", "acquire", "--owner", &format!("op{i}@lab pid {i} run r"), "--ttl", "60"])
+                .env("SCHEDFLEET_AGENT_ROOT", root.path())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    let replies: Vec<_> = children.into_iter().map(|c| reply(&c.wait_with_output().unwrap())).collect();
+    let winners: Vec<_> = replies.iter().filter(|v| v["outcome"] == "ok").collect();
+    assert_eq!(winners.len(), 1, "{replies:?}");
+    let owner = winners[0]["result"]["lease"]["owner"].as_str().unwrap();
+    for lost in replies.iter().filter(|v| v["outcome"] != "ok") {
+        assert_eq!(lost["error"]["kind"], "lease_held", "{lost}");
+        assert_eq!(lost["error"]["lease"]["owner"], owner, "{lost}");
+    }
+    let lease = |args: &[&str]| reply(&agent(args).env("SCHEDFLEET_AGENT_ROOT", root.path()).output().unwrap());
+    assert_eq!(lease(&["lease", "release", "--owner", "someone else"])["error"]["kind"], "lease_held");
+    let refreshed = lease(&["lease", "acquire", "--owner", owner, "--ttl", "5"]);
+    assert_eq!(refreshed["result"]["refreshed"], true, "{refreshed}");
+    assert_eq!(lease(&["lease", "release", "--owner", owner])["result"]["released"]["owner"], owner);
+    assert_eq!(lease(&["lease", "release", "--owner", owner])["result"], serde_json::json!({}));
+}
+
+#[test]
+fn a_watchdog_with_nothing_pending_leaves_at_once() {
+    // Started by hand (the agent starts it detached): it finds no pending
+    // activation of its artifact, logs why and leaves.
+    let root = tempfile::tempdir().unwrap();
+    let started = std::time::Instant::now();
+    let out = agent(&["watch", "--artifact", &"a".repeat(64), "--enable-seq", "3"])
+        .env("SCHEDFLEET_AGENT_ROOT", root.path())
+        .output()
+        .unwrap();
+    let v = reply(&out);
+    assert_eq!(v["result"]["ended"], "replaced", "{v}");
+    assert!(started.elapsed() < std::time::Duration::from_secs(3));
+    let log = std::fs::read_to_string(root.path().join("watchdog.log")).unwrap();
+    assert!(log.contains("watchdog ends: replaced"), "{log}");
+    assert!(out.stderr.is_empty(), "the watchdog logs to its file, not stderr");
+}

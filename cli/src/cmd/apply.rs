@@ -2,12 +2,15 @@
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
 use schedfleet_fleet::artifact::{self, Artifact};
 use schedfleet_fleet::config;
 use schedfleet_fleet::deploy::{self, ApplyOptions, ApplyReport};
+use schedfleet_fleet::rollout::{self, RolloutOptions};
 use schedfleet_fleet::BadInput;
 
 use crate::args::ApplyArgs;
@@ -24,24 +27,45 @@ pub fn run(args: ApplyArgs) -> Result<u8> {
         eprintln!("aborted; nothing was changed");
         return Ok(exit::OK);
     }
-    let opts = ApplyOptions {
+    let connect_timeout = Duration::from_secs(10);
+    let runtime = super::runtime()?;
+    if args.dry_run {
+        let opts = ApplyOptions {
+            agent,
+            parallel: usize::from(args.hosts.parallel),
+            dry_run: true,
+            connect_timeout,
+            confirm: None,
+            lease_owner: None,
+        };
+        let report = runtime.block_on(deploy::apply(&desired, &opts))?;
+        if args.json {
+            println!("{}", serde_json::to_string_pretty(&report)?);
+        } else {
+            print_dry_run(&report);
+        }
+        return Ok(if report.failures() > 0 { exit::HOSTS_FAILED } else { exit::OK });
+    }
+    let opts = RolloutOptions {
         agent,
         parallel: usize::from(args.hosts.parallel),
-        dry_run: args.dry_run,
-        connect_timeout: Duration::from_secs(10),
+        connect_timeout,
+        fleet_key: super::fleet_key(&args.repo)?,
+        resume: args.resume,
+        poll: Duration::from_secs(2),
     };
-    let report = super::runtime()?.block_on(deploy::apply(&desired, &opts))?;
+    let report = runtime.block_on(rollout::start(&desired, &opts, Arc::new(AtomicBool::new(false))))?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {
-        print_table(&report);
+        super::rollout_table(&report);
     }
-    Ok(if report.failures() > 0 { exit::HOSTS_FAILED } else { exit::OK })
+    Ok(super::rollout_exit_code(&report))
 }
 
 /// The agent pushed to hosts: `--agent`/`SCHEDFLEET_AGENT`, else the
 /// `schedfleet-agent` installed beside this executable.
-fn find_agent(flag: Option<PathBuf>) -> Result<Artifact> {
+pub(super) fn find_agent(flag: Option<PathBuf>) -> Result<Artifact> {
     let path = match flag {
         Some(p) => p,
         None => {
@@ -60,7 +84,7 @@ fn find_agent(flag: Option<PathBuf>) -> Result<Artifact> {
     artifact::load_agent_binary(&path).map_err(|e| BadInput::new(e.to_string()).into())
 }
 
-fn confirm(desired: &config::DesiredState) -> Result<bool> {
+pub(super) fn confirm(desired: &config::DesiredState) -> Result<bool> {
     if !std::io::stdin().is_terminal() {
         return Err(BadInput::new("apply changes hosts: pass --yes to confirm when not run from a terminal").into());
     }
@@ -74,7 +98,7 @@ fn confirm(desired: &config::DesiredState) -> Result<bool> {
     Ok(matches!(line.trim(), "y" | "Y" | "yes"))
 }
 
-fn print_table(report: &ApplyReport) {
+fn print_dry_run(report: &ApplyReport) {
     println!("{:<20} {:<12} {:<14} {:<13} {:>8}  DETAIL", "HOST", "OUTCOME", "SCHEDULER", "ARTIFACT", "TIME");
     for h in &report.hosts {
         let outcome = h.outcome.as_str();

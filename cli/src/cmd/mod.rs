@@ -6,8 +6,10 @@ mod apply;
 mod drift;
 mod lab;
 mod plan;
+mod rollback;
 mod schema;
 mod status;
+mod unlock;
 mod validate;
 
 use crate::args::Command;
@@ -21,6 +23,8 @@ pub fn run(command: Command) -> anyhow::Result<u8> {
         Command::Schema(args) => schema::run(args),
         Command::Status(args) => status::run(args),
         Command::Drift(args) => drift::run(args),
+        Command::Rollback(args) => rollback::run(args),
+        Command::Unlock(args) => unlock::run(args),
         Command::Lab(args) => lab::run(args),
     }
 }
@@ -45,8 +49,57 @@ pub fn load_desired(
 pub fn exit_code_for(err: &anyhow::Error) -> u8 {
     if err.chain().any(|e| e.is::<schedfleet_fleet::BadInput>()) {
         exit::BAD_INPUT
+    } else if err.chain().any(|e| e.is::<schedfleet_fleet::rollout::Locked>()) {
+        exit::LOCKED
     } else {
         exit::HOSTS_FAILED
+    }
+}
+
+/// The key of the fleet lock: the config directory's real path, so every
+/// checkout path that names the same directory shares one lock. Operators
+/// on other machines are kept apart by the per-host leases instead.
+pub fn fleet_key(repo: &crate::args::RepoArgs) -> anyhow::Result<String> {
+    let dir = repo.repo.canonicalize().map_err(|e| {
+        schedfleet_fleet::BadInput::new(format!("config repository `{}` cannot be opened: {e}", repo.repo.display()))
+    })?;
+    Ok(schedfleet_fleet::state::lock::fleet_key(&dir.to_string_lossy()))
+}
+
+/// Exit code of a rollout: 3 when a gate halted it (or it was interrupted:
+/// its hosts fell back), 4 when unreachable or failing hosts exceeded the
+/// budget, 0 otherwise.
+pub fn rollout_exit_code(report: &schedfleet_fleet::rollout::RolloutReport) -> u8 {
+    use schedfleet_fleet::rollout::HaltKind;
+    match report.halted.as_ref().map(|h| h.kind) {
+        None => exit::OK,
+        Some(HaltKind::Gate | HaltKind::Interrupted) => exit::HALTED,
+        Some(HaltKind::Hosts) => exit::HOSTS_FAILED,
+    }
+}
+
+/// The rollout's per-host table on stdout and its summary on stderr.
+pub fn rollout_table(report: &schedfleet_fleet::rollout::RolloutReport) {
+    println!("{:<20} {:>4}  {:<12} DETAIL", "HOST", "WAVE", "STATE");
+    for h in &report.hosts {
+        let wave = h.wave.map_or("-".to_owned(), |w| (w + 1).to_string());
+        let detail = match (&h.message, h.bytes_sent) {
+            (Some(m), _) => m.clone(),
+            (None, 0) => String::new(),
+            (None, n) => format!("sent {n} bytes"),
+        };
+        println!("{:<20} {:>4}  {:<12} {}", h.host, wave, h.state.as_str(), detail);
+    }
+    let sizes: Vec<String> = report.waves.iter().map(|w| w.len().to_string()).collect();
+    eprintln!(
+        "commit {}, run {}: {} wave(s) [{}]",
+        &report.commit[..12],
+        report.run_id,
+        report.waves.len(),
+        sizes.join(", ")
+    );
+    if let Some(h) = &report.halted {
+        eprintln!("halted in wave {}: {}", h.wave + 1, h.reason);
     }
 }
 

@@ -5,7 +5,6 @@
 use anyhow::Result;
 use schedfleet_fleet::collect::{self, CollectOptions, Collected, Reach};
 use schedfleet_fleet::state::history;
-use schedfleet_proto::ProbeSpec;
 
 use crate::args::StatusArgs;
 use crate::exit;
@@ -14,18 +13,7 @@ pub fn run(args: StatusArgs) -> Result<u8> {
     let desired = super::load_desired(&args.repo, args.hosts.limit.as_deref())?;
     let hosts: Vec<_> = desired.hosts.iter().map(|s| &s.host).collect();
     let mut status_args = vec!["--latency-window".to_owned(), args.latency_window.as_millis().to_string()];
-    let probes: Vec<ProbeSpec> = desired
-        .fleet
-        .health
-        .probes
-        .iter()
-        .map(|p| ProbeSpec {
-            name: p.name.clone(),
-            command: p.command.clone(),
-            http: p.http.clone(),
-            timeout_ms: p.timeout.0.as_millis() as u64,
-        })
-        .collect();
+    let probes: Vec<_> = desired.fleet.health.probes.iter().map(|p| p.to_spec()).collect();
     if !probes.is_empty() {
         status_args.extend(["--probes".to_owned(), serde_json::to_string(&probes)?]);
     }

@@ -45,13 +45,7 @@ fn status_and_drift_on_lab() {
     let lab = TestLab::up(1);
     let repo = ConfigRepo::from_example("quickstart");
     repo.write("inventory.yaml", "hosts:\n  lab-1: { connection: lab }\n");
-    // User probes, run by the agent on the host: one passes, one cannot connect.
-    let mut fleet = std::fs::read_to_string(repo.path().join("fleet.yaml")).unwrap();
-    fleet.push_str(
-        "health:\n  probes:\n    - { name: alive, command: [cat, /proc/loadavg], timeout: 2s }\n    - { name: serving, http: 'http://127.0.0.1:9/health', timeout: 1s }\n",
-    );
-    repo.write("fleet.yaml", fleet);
-    repo.commit("one lab host, two probes");
+    repo.commit("one lab host");
     let h = lab.host("lab-1");
     let agent_path = format!("{}/{}", schedfleet_proto::STORE_DIR, sha256_hex(&std::fs::read(agent_binary()).unwrap()));
 
@@ -63,7 +57,18 @@ fn status_and_drift_on_lab() {
     let out = run(lab.cmd().arg("apply").arg("--repo").arg(repo.path()).arg("--yes"));
     assert_eq!(out.status.code(), Some(0));
 
-    // In sync: exit 0 and nothing on stdout (cron mails nothing).
+    // User probes, run by the agent on the host for `status`: one passes,
+    // one cannot connect. (Declared after the rollout: a failing probe
+    // would rightly have halted it.)
+    let mut fleet = std::fs::read_to_string(repo.path().join("fleet.yaml")).unwrap();
+    fleet.push_str(
+        "health:\n  probes:\n    - { name: alive, command: [cat, /proc/loadavg], timeout: 2s }\n    - { name: serving, http: 'http://127.0.0.1:9/health', timeout: 1s }\n",
+    );
+    repo.write("fleet.yaml", fleet);
+    repo.commit("two probes");
+
+    // In sync: exit 0 and nothing on stdout (cron mails nothing); the new
+    // commit changed nothing this host runs.
     let (code, text) = drift(&lab, &repo, "text");
     assert_eq!((code, text.as_str()), (Some(0), ""));
 

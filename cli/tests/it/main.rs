@@ -6,5 +6,6 @@ mod apply;
 mod bad_input;
 mod health;
 mod lab;
+mod rollout;
 mod support;
 mod validate;

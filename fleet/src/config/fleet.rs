@@ -159,6 +159,18 @@ pub struct Probe {
     pub timeout: Span,
 }
 
+impl Probe {
+    /// The probe as the agent takes it (`--probes`).
+    pub fn to_spec(&self) -> schedfleet_proto::ProbeSpec {
+        schedfleet_proto::ProbeSpec {
+            name: self.name.clone(),
+            command: self.command.clone(),
+            http: self.http.clone(),
+            timeout_ms: u64::try_from(self.timeout.0.as_millis()).unwrap_or(u64::MAX),
+        }
+    }
+}
+
 fn default_probe_timeout() -> Span {
     Span(std::time::Duration::from_secs(5))
 }
@@ -188,6 +200,15 @@ impl FleetFile {
             return Err((
                 vec![Key("rollout"), Key("bake")],
                 "`rollout.bake` is 0s with several waves: nothing would be watched between them".into(),
+            ));
+        }
+        if r.confirm_timeout.0 <= r.bake.0 + std::time::Duration::from_secs(5) {
+            return Err((
+                vec![Key("rollout"), Key("confirm_timeout")],
+                format!(
+                    "`rollout.confirm_timeout` {} must exceed `rollout.bake` {} by more than 5s: hosts revert by themselves when not confirmed in time, and confirmation comes after the bake",
+                    r.confirm_timeout, r.bake
+                ),
             ));
         }
         if let Some(key) = &r.order_by {

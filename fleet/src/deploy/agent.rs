@@ -40,6 +40,11 @@ impl<'s> RemoteAgent<'s> {
         reply.into_result().map_err(|error| AgentCallError::Agent { host, error })
     }
 
+    /// Any agent command, its `result` as JSON.
+    pub async fn raw(&self, args: &[&str]) -> Result<serde_json::Value, AgentCallError> {
+        self.call(args, None).await
+    }
+
     pub async fn facts(&self) -> Result<Facts, AgentCallError> {
         self.call(&["facts"], None).await
     }
@@ -71,6 +76,7 @@ impl<'s> RemoteAgent<'s> {
         digest: &str,
         params: &[(String, String)],
         commit: &str,
+        confirm: Option<&super::ConfirmMode>,
     ) -> Result<Activated, AgentCallError> {
         let pairs: Vec<String> = params.iter().map(|(k, v)| format!("{k}={v}")).collect();
         let mut args = vec!["activate", object, "--sha256", digest, "--commit", commit, "--replace"];
@@ -78,7 +84,18 @@ impl<'s> RemoteAgent<'s> {
             args.push("--param");
             args.push(p);
         }
+        let within = confirm.map(|c| c.within.as_secs().max(1).to_string());
+        if let (Some(c), Some(within)) = (confirm, &within) {
+            args.extend(["--confirm-within", within.as_str()]);
+            if let Some(probes) = &c.probes_json {
+                args.extend(["--probes", probes.as_str()]);
+            }
+        }
         self.call(&args, None).await
+    }
+
+    pub async fn lease_acquire(&self, owner: &str, ttl_secs: u64) -> Result<serde_json::Value, AgentCallError> {
+        self.call(&["lease", "acquire", "--owner", owner, "--ttl", &ttl_secs.to_string()], None).await
     }
 
     pub async fn deactivate(&self) -> Result<Deactivated, AgentCallError> {

@@ -30,6 +30,7 @@ pub async fn apply_one(
         message: None,
         bytes_sent: 0,
         load_ms: None,
+        activated: None,
         elapsed_ms: 0,
     };
     let (outcome, message) = match target {
@@ -56,6 +57,15 @@ pub async fn apply_one(
         _ => tracing::info!(host = %report.host, ?outcome, elapsed_ms = report.elapsed_ms, "host done"),
     }
     report
+}
+
+/// The host lease covers one wave of this host: activation, bake and
+/// confirmation all happen before its confirmation deadline (checked when
+/// `fleet.yaml` is loaded), plus a margin. The rollout releases it when it
+/// ends; the TTL only matters when this controller dies, and then the host
+/// is free again shortly after it reverted by itself.
+fn lease_ttl(opts: &ApplyOptions) -> u64 {
+    opts.confirm.as_ref().map_or(300, |c| c.within.as_secs() + 30)
 }
 
 fn failed(e: PushError) -> (Outcome, String) {
@@ -89,12 +99,18 @@ async fn converge(
     if decide(&plan, Some(&status)).0 == Action::None {
         return Ok(Outcome::Unchanged);
     }
+    if let Some(owner) = &opts.lease_owner {
+        agent.lease_acquire(owner, lease_ttl(opts)).await.map_err(|e| (Outcome::Failed, e.to_string()))?;
+    }
     report.bytes_sent += push::ensure_artifact(&agent, &plan.artifact).await.map_err(failed)?;
     let object = format!("{STORE_DIR}/{}", plan.artifact.digest);
     let params: Vec<(String, String)> = plan.params.clone().into_iter().collect();
-    let activated =
-        agent.activate(&object, plan.artifact.digest.as_str(), &params, commit).await.map_err(|e| failed(e.into()))?;
+    let activated = agent
+        .activate(&object, plan.artifact.digest.as_str(), &params, commit, opts.confirm.as_ref())
+        .await
+        .map_err(|e| failed(e.into()))?;
     report.load_ms = Some(activated.load_ms);
+    report.activated = Some(activated.kernel);
     Ok(Outcome::Changed)
 }
 

@@ -24,7 +24,7 @@ pub use push::{preflight, Preflight};
 pub use report::{ApplyReport, HostReport, Outcome};
 
 use crate::artifact::Artifact;
-use crate::config::{DesiredState, Templates};
+use crate::config::{DesiredState, HostSpec, Templates};
 use crate::transport::{self, ControlDir};
 
 #[derive(Debug, Clone)]
@@ -36,23 +36,43 @@ pub struct ApplyOptions {
     /// Connect and compare only.
     pub dry_run: bool,
     pub connect_timeout: Duration,
+    /// Two-phase activation: the host reverts by itself unless confirmed in time.
+    pub confirm: Option<ConfirmMode>,
+    /// Take this host lease before changing a host (and keep it: the rollout releases it).
+    pub lease_owner: Option<String>,
 }
 
-/// Applies `desired` to its hosts and reports per host.
+/// How an activation waits for its confirmation.
+#[derive(Debug, Clone)]
+pub struct ConfirmMode {
+    /// The host reverts by itself when not confirmed within this.
+    pub within: Duration,
+    /// The probes its watchdog runs, as the agent's `--probes` JSON.
+    pub probes_json: Option<String>,
+}
+
+/// Applies `desired` to all its hosts at once and reports per host.
 pub async fn apply(desired: &DesiredState, opts: &ApplyOptions) -> Result<ApplyReport> {
-    let targets = transport::targets::resolve(desired.hosts.iter().map(|s| &s.host))?;
+    let specs: Vec<&HostSpec> = desired.hosts.iter().collect();
+    let hosts = apply_hosts(&specs, &desired.commit, opts).await?;
+    Ok(ApplyReport { commit: desired.commit.clone(), hosts })
+}
+
+/// Applies the given hosts (one wave, or all) in parallel; reports in the given order.
+pub async fn apply_hosts(specs: &[&HostSpec], commit: &str, opts: &ApplyOptions) -> Result<Vec<HostReport>> {
+    let targets = transport::targets::resolve(specs.iter().map(|s| &s.host))?;
     let control = ControlDir::new()?;
     let templates = Templates::default();
     let (control, templates) = (&control, &templates);
-    let mut hosts: Vec<HostReport> = futures::stream::iter(desired.hosts.iter())
+    let mut hosts: Vec<HostReport> = futures::stream::iter(specs.iter())
         .map(|spec| {
             let target = targets.get(&spec.host.name).cloned();
-            async move { host::apply_one(spec, target, &desired.commit, opts, control, templates).await }
+            async move { host::apply_one(spec, target, commit, opts, control, templates).await }
         })
         .buffer_unordered(opts.parallel.max(1))
         .collect()
         .await;
-    let order: Vec<&str> = desired.hosts.iter().map(|s| s.host.name.as_str()).collect();
+    let order: Vec<&str> = specs.iter().map(|s| s.host.name.as_str()).collect();
     hosts.sort_by_key(|h| order.iter().position(|n| *n == h.host));
-    Ok(ApplyReport { commit: desired.commit.clone(), hosts })
+    Ok(hosts)
 }

@@ -50,6 +50,10 @@ pub struct HostReport {
     /// Milliseconds the agent took from open to `enabled`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub load_ms: Option<u64>,
+    /// What the kernel said right after activation: the baseline of the
+    /// health gates (`enable_seq`, event counters).
+    #[serde(skip)]
+    pub activated: Option<schedfleet_proto::KernelSchedExt>,
     pub elapsed_ms: u64,
 }
 

@@ -109,7 +109,7 @@ mod tests {
     use super::*;
     use crate::artifact::Artifact;
     use crate::config::{Connection, Host};
-    use schedfleet_proto::{ActiveScheduler, KernelSchedExt};
+    use schedfleet_proto::KernelSchedExt;
 
     fn plan(params: &[(&str, &str)]) -> HostPlan {
         HostPlan {
@@ -126,6 +126,10 @@ mod tests {
         }
     }
 
+    fn params_map(params: &[(&str, &str)]) -> std::collections::BTreeMap<String, String> {
+        params.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    }
+
     fn status(artifact: &str, params: &[(&str, &str)], agrees: bool) -> Status {
         Status {
             agent_version: "0".into(),
@@ -135,14 +139,12 @@ mod tests {
                 enable_seq: 1,
                 ..Default::default()
             },
-            active: Some(ActiveScheduler {
-                artifact: artifact.into(),
-                ops: "simple".into(),
-                params: params.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
-                commit: None,
-                since: 0,
-                enable_seq: 1,
-            }),
+            active: Some(
+                serde_json::from_value(serde_json::json!({
+                    "artifact": artifact, "ops": "simple", "params": params_map(params), "since": 0, "enable_seq": 1
+                }))
+                .unwrap(),
+            ),
             kernel_agrees: agrees,
             ..Default::default()
         }

@@ -5,6 +5,8 @@
 
 mod facts;
 pub mod history;
+pub mod journal;
+pub mod lock;
 
 use std::path::PathBuf;
 

@@ -76,7 +76,7 @@ fn apply_simple_to_lab_and_back() {
     assert_eq!(code, Some(0), "{report}");
     for h in &lab.hosts {
         let r = outcome(&report, &h.name);
-        assert_eq!(r["outcome"], "changed", "{r}");
+        assert_eq!(r["state"], "confirmed", "{r}");
         assert!(r["bytes_sent"].as_u64().unwrap() > simple.len() as u64, "agent and object were pushed: {r}");
         assert_eq!(h.sched_ext(), ("enabled".to_owned(), "simple".to_owned()), "kernel of {} runs simple", h.name);
     }
@@ -95,7 +95,7 @@ fn apply_simple_to_lab_and_back() {
     assert_eq!(code, Some(0));
     for h in &lab.hosts {
         let r = outcome(&report, &h.name);
-        assert_eq!((r["outcome"].as_str(), r["bytes_sent"].as_u64()), (Some("unchanged"), Some(0)), "{r}");
+        assert_eq!((r["state"].as_str(), r["bytes_sent"].as_u64()), (Some("unchanged"), Some(0)), "{r}");
     }
     assert_eq!(enable_seq(lab1), seq, "an unchanged host was not reloaded");
 
@@ -111,7 +111,7 @@ fn apply_simple_to_lab_and_back() {
     let (code, report) = apply(&lab, &repo, &["--limit", "lab-1"]);
     assert_eq!(code, Some(0), "{report}");
     let r = outcome(&report, "lab-1");
-    assert_eq!((r["outcome"].as_str(), r["bytes_sent"].as_u64()), (Some("changed"), Some(0)), "{r}");
+    assert_eq!((r["state"].as_str(), r["bytes_sent"].as_u64()), (Some("confirmed"), Some(0)), "{r}");
     assert_eq!(report["hosts"].as_array().unwrap().len(), 1, "--limit kept lab-2 out");
     let (_, status) = lab1.agent(&agent_path, &["status"]);
     assert_eq!(status["result"]["active"]["params"]["slice_ns"], "2000000");
@@ -171,7 +171,7 @@ fn apply_simple_to_lab_and_back() {
     let (code, report) = apply(&lab, &repo, &["--limit", "lab-1"]);
     assert_eq!(code, Some(4), "{report}");
     let r = outcome(&report, "lab-1");
-    assert_eq!(r["outcome"], "failed");
+    assert_eq!(r["state"], "failed");
     assert!(r["message"].as_str().unwrap().contains("refused to load"), "{r}");
     assert_eq!(
         lab1.sched_ext(),

@@ -40,7 +40,7 @@ fn host_without_sched_ext_is_refused_before_anything_is_pushed() {
     assert_eq!(out.status.code(), Some(4), "a refused host counts against the failure budget");
     let report = json(&out);
     let host = &report["hosts"][0];
-    assert_eq!(host["outcome"], "refused", "{report}");
+    assert_eq!(host["state"], "failed", "{report}");
     assert!(host["message"].as_str().unwrap().contains("has no sched_ext"), "{report}");
     assert_eq!(host["bytes_sent"], 0);
     assert!(!pushed_agent.exists(), "the agent was pushed to a host without sched_ext");
@@ -55,7 +55,7 @@ fn unknown_or_changed_host_key_is_refused() {
         assert_eq!(out.status.code(), Some(4));
         let report = json(&out);
         let host = &report["hosts"][0];
-        assert_eq!(host["outcome"], "unreachable", "{report}");
+        assert_eq!(host["state"], "failed", "{report}");
         let msg = host["message"].as_str().unwrap();
         assert!(
             msg.contains("Host key verification failed") || msg.contains("HOST IDENTIFICATION HAS CHANGED"),

@@ -27,10 +27,15 @@ impl TestLab {
         lab
     }
 
+    /// The controller state directory of commands run with [`TestLab::cmd`].
+    pub fn state_dir(&self) -> std::path::PathBuf {
+        self.dir.path().join("state")
+    }
+
     /// A `schedfleet` command that uses this lab.
     pub fn cmd(&self) -> std::process::Command {
         let mut cmd = schedfleet();
-        cmd.env("SCHEDFLEET_LAB_DIR", self.dir.path()).env("SCHEDFLEET_STATE_DIR", self.dir.path().join("state"));
+        cmd.env("SCHEDFLEET_LAB_DIR", self.dir.path()).env("SCHEDFLEET_STATE_DIR", self.state_dir());
         cmd
     }
 

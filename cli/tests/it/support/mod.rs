@@ -31,10 +31,17 @@ pub fn agent_binary() -> &'static Path {
     })
 }
 
+/// A private controller state directory for this test process (facts
+/// cache, journals, locks), so tests never see each other's or the user's.
+pub fn state_dir() -> &'static Path {
+    static DIR: OnceLock<tempfile::TempDir> = OnceLock::new();
+    DIR.get_or_init(|| tempfile::Builder::new().prefix("sf-state-").tempdir().unwrap()).path()
+}
+
 /// A `schedfleet` command with the test's agent and a quiet environment.
 pub fn schedfleet() -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_schedfleet"));
-    cmd.env("SCHEDFLEET_AGENT", agent_binary()).env_remove("RUST_LOG");
+    cmd.env("SCHEDFLEET_AGENT", agent_binary()).env("SCHEDFLEET_STATE_DIR", state_dir()).env_remove("RUST_LOG");
     cmd
 }
 

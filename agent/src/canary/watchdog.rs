@@ -1,0 +1,272 @@
+//! The watchdog of one unconfirmed activation (`schedfleet-agent watch`):
+//! the host-local half of the dead-man switch, so a host falls back even
+//! when the controller that activated it is gone.
+//!
+//! Every watch interval it reads the kernel's state and compares it with
+//! the activation ([`watchdog_verdict`]: enabled, same ops, same
+//! `enable_seq`, deadline); every probe interval it runs the user probes on
+//! a thread of their own, so a slow probe never delays the kernel checks.
+//! On the first failure it takes the state lock, makes sure the activation
+//! is still the pending one, falls back ([`fallback::fall_back`]) and exits.
+//! It exits quietly when the state file shows the activation confirmed or
+//! replaced, and on SIGTERM (which `confirm`, `activate`, `rollback` and
+//! `deactivate` send while they hold the state lock, so never in the middle
+//! of a fallback).
+//!
+//! Signals are blocked and waited for (`sigtimedwait`) rather than handled:
+//! the waits between checks end at once on SIGTERM, a fallback is never
+//! interrupted, and the probe threads inherit the mask.
+
+use std::sync::mpsc::{self, Receiver, TryRecvError};
+use std::time::{Duration, Instant};
+
+use schedfleet_proto::{AgentState, Fallback, Pending, ProbeResult};
+use serde::Serialize;
+
+use super::fallback;
+use super::verdict::{probe_verdict, watchdog_verdict, Reason};
+use crate::cli::WatchArgs;
+use crate::error::Result;
+use crate::health::user_probe::{self, Probe};
+use crate::log;
+use crate::sched::object::Loaded;
+use crate::sched::{self, switch};
+use crate::state::{self, FileLock};
+
+/// The log is kept whole up to this size, then moved to `watchdog.log.1`.
+const LOG_ROTATE_BYTES: u64 = 1 << 20;
+
+/// How the watchdog ended, its one JSON document (its stdout is
+/// `/dev/null` when the agent starts it; people running it by hand see it).
+#[derive(Debug, Serialize)]
+pub struct Watched {
+    /// `confirmed`, `replaced`, `stopped` or `fell_back`.
+    pub ended: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fallback: Option<Fallback>,
+}
+
+impl Watched {
+    fn ended(ended: &'static str) -> Watched {
+        log::info(&format!("watchdog ends: {ended}"));
+        Watched { ended, fallback: None }
+    }
+}
+
+pub fn run(args: WatchArgs) -> Result<Watched> {
+    log_to_own_file();
+    log::with_timestamps();
+    block_stop_signals();
+    sched::libbpf_log::install();
+    log::info(&format!(
+        "watchdog for `{}` (enable_seq {}) starts: kernel every {} ms, {} probe(s) every {} ms",
+        args.artifact,
+        args.enable_seq,
+        args.watch_interval_ms,
+        args.probes.len(),
+        args.probe_interval_ms
+    ));
+
+    // `activate` holds the state lock until the pending record (with this
+    // process's pid) is written: wait for it.
+    let Some(lock) = lock_unless_stopped() else { return Ok(Watched::ended("stopped")) };
+    let pending = match still_pending(&state::load()?, &args) {
+        Ok(pending) => pending,
+        Err(ended) => return Ok(Watched::ended(ended)),
+    };
+    drop(lock);
+    log::info(&format!(
+        "deadline {} (Unix seconds); falls back to {}",
+        pending.deadline,
+        pending.previous.as_ref().map_or("the kernel default".into(), |p| format!("previous `{}`", p.ops))
+    ));
+
+    // Verified by the kernel now, so that a fallback only attaches it.
+    let mut preloaded = pending.previous.as_ref().map(|previous| {
+        let started = Instant::now();
+        let loaded = switch::load_stored(previous);
+        match &loaded {
+            Ok(_) => log::info(&format!("previous `{}` loaded in {} ms", previous.ops, started.elapsed().as_millis())),
+            Err(e) => log::error(&format!("cannot load previous `{}`: {}", previous.ops, e.message)),
+        }
+        loaded
+    });
+
+    let interval = Duration::from_millis(args.watch_interval_ms);
+    let probe_interval = Duration::from_millis(args.probe_interval_ms);
+    let mut next_probes = Instant::now() + probe_interval;
+    let mut round: Option<Receiver<Vec<ProbeResult>>> = None;
+    loop {
+        if stop_requested(Duration::ZERO) {
+            return Ok(Watched::ended("stopped"));
+        }
+        match state::load() {
+            Ok(st) => {
+                if let Err(ended) = still_pending(&st, &args) {
+                    return Ok(Watched::ended(ended));
+                }
+            }
+            Err(e) => log::error(&format!("cannot read the state: {}", e.message)),
+        }
+        // sched_ext's files do not go away; should a read fail anyway, the
+        // next tick reads again (the deadline still comes).
+        let mut verdict = match sched::kernel::read() {
+            Ok(kernel) => watchdog_verdict(&kernel, &pending, state::unix_now()),
+            Err(e) => {
+                log::error(&format!("cannot read the kernel's state: {}", e.message));
+                (state::unix_now() >= pending.deadline)
+                    .then_some(Reason::NotConfirmed { within: pending.confirm_within })
+            }
+        };
+        if verdict.is_none() {
+            if let Some(results) = round.as_ref().and_then(finished) {
+                round = None;
+                verdict = probe_verdict(&results);
+                if verdict.is_none() {
+                    log::debug(&format!("{} probe(s) passed", results.len()));
+                }
+            }
+        }
+        if let Some(reason) = verdict {
+            let noticed = Instant::now();
+            log::info(&format!("failure noticed: {}", reason.noticed()));
+            return fall_back(&args, &reason, preloaded.take(), noticed);
+        }
+        if round.is_none() && !args.probes.is_empty() && Instant::now() >= next_probes {
+            round = Some(start_round(args.probes.clone()));
+            next_probes = Instant::now() + probe_interval;
+        }
+        let to_deadline = Duration::from_millis((pending.deadline * 1000).saturating_sub(unix_now_ms()));
+        if stop_requested(interval.min(to_deadline)) {
+            return Ok(Watched::ended("stopped"));
+        }
+    }
+}
+
+/// The pending activation this watchdog watches, or how it ended.
+fn still_pending(st: &AgentState, args: &WatchArgs) -> std::result::Result<Pending, &'static str> {
+    match &st.pending {
+        Some(p) if p.artifact == args.artifact && p.enable_seq == args.enable_seq => Ok(p.clone()),
+        _ => {
+            let confirmed = st
+                .active
+                .as_ref()
+                .is_some_and(|a| a.artifact == args.artifact && a.enable_seq == args.enable_seq && a.confirmed);
+            Err(if confirmed { "confirmed" } else { "replaced" })
+        }
+    }
+}
+
+fn fall_back(
+    args: &WatchArgs,
+    reason: &Reason,
+    preloaded: Option<Result<Loaded>>,
+    noticed: Instant,
+) -> Result<Watched> {
+    let Some(_lock) = lock_unless_stopped() else { return Ok(Watched::ended("stopped")) };
+    // Under the lock, the state is the truth: a `confirm` or a new
+    // `activate` that came first wins.
+    let mut st = state::load()?;
+    let pending = match still_pending(&st, args) {
+        Ok(pending) => pending,
+        Err(ended) => return Ok(Watched::ended(ended)),
+    };
+    let fallback = fallback::fall_back(&mut st, &pending, reason, preloaded, noticed);
+    state::save(&st)?;
+    log::info("watchdog ends: fell back");
+    Ok(Watched { ended: "fell_back", fallback: Some(fallback) })
+}
+
+fn start_round(probes: Vec<Probe>) -> Receiver<Vec<ProbeResult>> {
+    let (tx, rx) = mpsc::channel();
+    let spawned = std::thread::Builder::new().name("probe round".into()).spawn(move || {
+        let _ = tx.send(user_probe::start(probes).finish());
+    });
+    if let Err(e) = spawned {
+        log::error(&format!("cannot start a probe round: {e}"));
+    }
+    rx
+}
+
+/// The results of a finished round; a round whose thread died counts as
+/// finished with no results (the next round runs them again).
+fn finished(round: &Receiver<Vec<ProbeResult>>) -> Option<Vec<ProbeResult>> {
+    match round.try_recv() {
+        Ok(results) => Some(results),
+        Err(TryRecvError::Empty) => None,
+        Err(TryRecvError::Disconnected) => Some(Vec::new()),
+    }
+}
+
+/// Takes the state lock, giving up when asked to stop meanwhile.
+fn lock_unless_stopped() -> Option<FileLock> {
+    loop {
+        match FileLock::try_acquire(&state::state_lock_file()) {
+            Ok(Some(lock)) => return Some(lock),
+            Ok(None) => {}
+            Err(e) => log::error(&format!("cannot take the state lock: {}", e.message)),
+        }
+        if stop_requested(Duration::from_millis(5)) {
+            return None;
+        }
+    }
+}
+
+fn unix_now_ms() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64)
+}
+
+fn stop_signals() -> libc::sigset_t {
+    // SAFETY: sigemptyset and sigaddset initialise the set they are given.
+    unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        for signal in [libc::SIGTERM, libc::SIGINT, libc::SIGHUP] {
+            libc::sigaddset(&mut set, signal);
+        }
+        set
+    }
+}
+
+/// Blocks SIGTERM, SIGINT and SIGHUP in this thread and every thread it
+/// starts; [`stop_requested`] takes them.
+fn block_stop_signals() {
+    let set = stop_signals();
+    // SAFETY: `set` is initialised; the old mask is not wanted.
+    unsafe { libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut()) };
+}
+
+/// Waits up to `timeout` for a stop signal; true when one came.
+fn stop_requested(timeout: Duration) -> bool {
+    let set = stop_signals();
+    let ts = libc::timespec { tv_sec: timeout.as_secs() as libc::time_t, tv_nsec: timeout.subsec_nanos() as _ };
+    loop {
+        // SAFETY: all pointers are to live, initialised values.
+        let signal = unsafe { libc::sigtimedwait(&set, std::ptr::null_mut(), &ts) };
+        if signal > 0 {
+            log::info(&format!("signal {signal} received"));
+            return true;
+        }
+        // EINTR (another signal) waits again, at most once more per
+        // unrelated signal; EAGAIN is the timeout.
+        if std::io::Error::last_os_error().raw_os_error() != Some(libc::EINTR) {
+            return false;
+        }
+    }
+}
+
+/// Points stderr at `<root>/watchdog.log` (appended, rotated once past
+/// [`LOG_ROTATE_BYTES`]); stays `/dev/null` when the file cannot be opened.
+fn log_to_own_file() {
+    use std::os::fd::AsRawFd;
+    use std::os::unix::fs::OpenOptionsExt;
+    let path = state::root().join("watchdog.log");
+    if std::fs::metadata(&path).is_ok_and(|m| m.len() > LOG_ROTATE_BYTES) {
+        let _ = std::fs::rename(&path, path.with_extension("log.1"));
+    }
+    let file = std::fs::OpenOptions::new().create(true).append(true).mode(0o644).open(&path);
+    if let Ok(file) = file {
+        // SAFETY: dup2 onto stderr; `file` stays open until the call returns.
+        unsafe { libc::dup2(file.as_raw_fd(), libc::STDERR_FILENO) };
+    }
+}

@@ -1,0 +1,75 @@
+//! `confirm --artifact HEX`: the controller's word that an unconfirmed
+//! activation is healthy. It becomes the confirmed scheduler (the one it
+//! replaced is kept for `rollback`) and its watchdog is stopped.
+//!
+//! The state lock decides the race with the watchdog: whichever takes it
+//! first acts, and the other sees the outcome. `confirm` applies the same
+//! verdict as the watchdog: an activation the kernel no longer runs, or
+//! whose deadline has passed, is reverted here and now (as its watchdog
+//! would a moment later, or never, were it dead) and reported `reverted`.
+//! So is one a watchdog already reverted: that is how the controller learns
+//! that the host fell back, and why.
+
+use std::time::Instant;
+
+use schedfleet_proto::{Confirmed, ErrorKind, Fallback};
+
+use crate::canary::transition::{self, ConfirmDecision};
+use crate::canary::{fallback, process};
+use crate::error::{Failure, Result};
+use crate::{log, sched, state};
+
+pub fn run(artifact: &str) -> Result<Confirmed> {
+    super::require_root_and_sched_ext()?;
+    let _lock = state::lock()?;
+    let mut st = state::load()?;
+    let kernel = sched::kernel::read()?;
+    match transition::decide_confirm(&st, artifact, &kernel, state::unix_now()) {
+        ConfirmDecision::Confirm => {
+            let pending = st.pending.clone().expect("decided on a pending activation");
+            let active = transition::record_confirm(&mut st).expect("a pending activation has an active scheduler");
+            state::save(&st)?;
+            process::stop(pending.watchdog_pid, &pending.artifact);
+            log::info(&format!("confirmed `{}`", active.ops));
+            Ok(Confirmed { active, already_confirmed: false })
+        }
+        ConfirmDecision::AlreadyConfirmed => {
+            Ok(Confirmed { active: st.active.expect("decided on the active scheduler"), already_confirmed: true })
+        }
+        ConfirmDecision::FallBack(reason) => {
+            let pending = st.pending.clone().expect("decided on a pending activation");
+            super::stop_watchdog(&st);
+            sched::libbpf_log::install();
+            let fb = fallback::fall_back(&mut st, &pending, &reason, None, Instant::now());
+            state::save(&st)?;
+            Err(reverted(artifact, fb))
+        }
+        ConfirmDecision::Reverted(fb) => Err(reverted(artifact, fb)),
+        ConfirmDecision::NotPending => {
+            let runs = match &st.active {
+                Some(a) if sched::kernel::agrees(&kernel, Some(a)) => format!("`{}` ({})", a.ops, a.artifact),
+                _ => format!("sched_ext `{}`, ops `{}`", kernel.state, kernel.ops.as_deref().unwrap_or("none")),
+            };
+            Err(Failure::new(
+                ErrorKind::NotPending,
+                format!("`{artifact}` does not wait for a confirmation: nothing does; the host runs {runs}"),
+            ))
+        }
+        ConfirmDecision::OtherPending(p) => Err(Failure::new(
+            ErrorKind::OtherPending,
+            format!(
+                "`{artifact}` does not wait for a confirmation; `{}` ({}) does, until {}",
+                p.ops, p.artifact, p.deadline
+            ),
+        )),
+    }
+}
+
+fn reverted(artifact: &str, fb: Fallback) -> Failure {
+    let mut failure = Failure::new(
+        ErrorKind::Reverted,
+        format!("`{artifact}` was reverted at {} to {}: {}", fb.at, fb.to, fb.reason),
+    );
+    failure.last_fallback = Some(Box::new(fb));
+    failure
+}

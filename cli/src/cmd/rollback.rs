@@ -1,0 +1,71 @@
+//! `schedfleet rollback`: `--previous` (each host's previous confirmed
+//! scheduler, kept on the host), `--to REV` (a full rollout of that commit,
+//! with waves and gates), `--default` (emergency: the kernel's default
+//! scheduler everywhere at once).
+
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::Result;
+use schedfleet_fleet::rollout::{self, RolloutOptions, Undo, UndoOutcome};
+use schedfleet_fleet::BadInput;
+
+use crate::args::{RepoArgs, RollbackArgs};
+use crate::exit;
+
+pub fn run(args: RollbackArgs) -> Result<u8> {
+    let connect_timeout = Duration::from_secs(10);
+    if let Some(rev) = &args.to {
+        let repo = RepoArgs { repo: args.repo.repo.clone(), rev: rev.clone(), inventory: args.repo.inventory.clone() };
+        let desired = super::load_desired(&repo, args.hosts.limit.as_deref())?;
+        let agent = super::apply::find_agent(args.agent)?;
+        if !args.yes && !super::apply::confirm(&desired)? {
+            eprintln!("aborted; nothing was changed");
+            return Ok(exit::OK);
+        }
+        let opts = RolloutOptions {
+            agent,
+            parallel: usize::from(args.hosts.parallel),
+            connect_timeout,
+            fleet_key: super::fleet_key(&repo)?,
+            resume: false,
+            poll: Duration::from_secs(2),
+        };
+        let report = super::runtime()?.block_on(rollout::start(&desired, &opts, Arc::new(AtomicBool::new(false))))?;
+        if args.json {
+            println!("{}", serde_json::to_string_pretty(&report)?);
+        } else {
+            super::rollout_table(&report);
+        }
+        return Ok(super::rollout_exit_code(&report));
+    }
+    let how = if args.default { Undo::Default } else { Undo::Previous };
+    let desired = super::load_desired(&args.repo, args.hosts.limit.as_deref())?;
+    if !args.yes {
+        return Err(BadInput::new("rollback changes hosts: pass --yes to confirm").into());
+    }
+    let hosts: Vec<_> = desired.hosts.iter().map(|s| &s.host).collect();
+    let started = Instant::now();
+    let results =
+        super::runtime()?.block_on(rollout::undo(&hosts, how, usize::from(args.hosts.parallel), connect_timeout))?;
+    let wall = started.elapsed();
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&results)?);
+    } else {
+        println!("{:<20} {:<16} {:<10} DETAIL", "HOST", "OUTCOME", "KERNEL");
+        for r in &results {
+            let outcome = serde_json::to_value(r.outcome)?.as_str().unwrap_or_default().to_owned();
+            println!(
+                "{:<20} {:<16} {:<10} {}",
+                r.host,
+                outcome,
+                r.kernel_state.as_deref().unwrap_or("-"),
+                r.message.as_deref().unwrap_or("")
+            );
+        }
+    }
+    let failed = results.iter().filter(|r| matches!(r.outcome, UndoOutcome::Failed | UndoOutcome::Unreachable)).count();
+    eprintln!("{} host(s) in {:.2}s, {failed} failed", results.len(), wall.as_secs_f64());
+    Ok(if failed > 0 { exit::HOSTS_FAILED } else { exit::OK })
+}

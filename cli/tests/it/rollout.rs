@@ -1,0 +1,179 @@
+//! Canary rollouts on three lab VMs: a good scheduler through waves, a
+//! canary the kernel ejects, a canary whose probe fails, two operators at
+//! once, Ctrl-C, a controller killed before it confirms (the host reverts by
+//! itself), and the emergency `rollback --default`.
+
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::support::lab::TestLab;
+use crate::support::repo::ConfigRepo;
+use crate::support::{json, run, stderr, SshHost};
+
+const INVENTORY: &str =
+    "hosts:\n  lab-1: { connection: lab }\n  lab-2: { connection: lab }\n  lab-3: { connection: lab }\n";
+const OBJECTS: &str = "source: builtin:simple\nparams:\n  slice_ns: { type: u64, min: 100000, max: 100000000 }\n";
+
+fn fleet(scheduler: &str, slice: u64, bake: &str, confirm: &str, probe: Option<&str>) -> String {
+    let params = if scheduler == "simple" { format!("    params: {{ slice_ns: {slice} }}\n") } else { String::new() };
+    let health = probe.map_or(String::new(), |p| format!("health:\n  probes:\n    - {p}\n"));
+    format!(
+        "assignments:\n  - hosts: all\n    scheduler: {scheduler}\n{params}rollout:\n  waves: [1, \"50%\", \"100%\"]\n  bake: {bake}\n  confirm_timeout: {confirm}\n{health}"
+    )
+}
+
+fn apply(lab: &TestLab, repo: &ConfigRepo) -> (Option<i32>, serde_json::Value, String) {
+    let out = run(lab.cmd().arg("apply").arg("--repo").arg(repo.path()).args(["--yes", "--json"]));
+    (out.status.code(), json(&out), stderr(&out))
+}
+
+fn spawn_apply(lab: &TestLab, repo: &ConfigRepo) -> Child {
+    lab.cmd()
+        .arg("apply")
+        .arg("--repo")
+        .arg(repo.path())
+        .args(["--yes", "--json"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+fn states(report: &serde_json::Value) -> Vec<(String, String)> {
+    report["hosts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| (h["host"].as_str().unwrap().to_owned(), h["state"].as_str().unwrap().to_owned()))
+        .collect()
+}
+
+fn pairs(p: &[(&str, &str)]) -> Vec<(String, String)> {
+    p.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect()
+}
+
+/// The agent's own status on the host, through plain ssh.
+fn agent_status(h: &SshHost) -> serde_json::Value {
+    let (ok, reply) = h.agent(schedfleet_proto::AGENT_LINK, &["status", "--latency-window", "0"]);
+    assert!(ok, "{reply}");
+    reply["result"].clone()
+}
+
+fn slice(h: &SshHost) -> String {
+    agent_status(h)["active"]["params"]["slice_ns"].as_str().unwrap_or("none").to_owned()
+}
+
+fn wait_for(what: &str, timeout: Duration, mut done: impl FnMut() -> bool) -> Duration {
+    let started = Instant::now();
+    while !done() {
+        assert!(started.elapsed() < timeout, "timed out after {timeout:?} waiting for {what}");
+        std::thread::sleep(Duration::from_millis(250));
+    }
+    started.elapsed()
+}
+
+fn journal_text(lab: &TestLab) -> String {
+    let dir = lab.state_dir().join("journal");
+    let mut files: Vec<_> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().path()).collect();
+    files.sort();
+    std::fs::read_to_string(files.last().unwrap()).unwrap()
+}
+
+#[test]
+fn canary_rollouts_on_lab() {
+    let lab = TestLab::up(3);
+    let repo = ConfigRepo::from_example("quickstart");
+    repo.write("inventory.yaml", INVENTORY);
+    repo.write("schedulers/simple.yaml", OBJECTS);
+    repo.write("schedulers/ejector.yaml", "source: object:ejector.bpf.o\n");
+    repo.write("ejector.bpf.o", schedfleet_bpf::testing::EJECTOR);
+    repo.write("fleet.yaml", fleet("simple", 3_000_000, "3s", "60s", None));
+    repo.commit("simple everywhere");
+    let (l1, l2, l3) = (lab.host("lab-1"), lab.host("lab-2"), lab.host("lab-3"));
+
+    // 1. A good scheduler goes through the waves; every host is confirmed.
+    let (code, report, _) = apply(&lab, &repo);
+    assert_eq!(code, Some(0), "{report}");
+    assert_eq!(report["waves"], serde_json::json!([["lab-1"], ["lab-2", "lab-3"]]));
+    assert_eq!(states(&report), pairs(&[("lab-1", "confirmed"), ("lab-2", "confirmed"), ("lab-3", "confirmed")]));
+    for h in [l1, l2, l3] {
+        assert_eq!(h.sched_ext(), ("enabled".to_owned(), "simple".to_owned()));
+        let st = agent_status(h);
+        assert_eq!(st["active"]["confirmed"], true, "{st}");
+        assert!(st["pending"].is_null(), "{st}");
+    }
+    let out = run(lab.cmd().arg("plan").arg("--repo").arg(repo.path()));
+    assert_eq!(out.status.code(), Some(0), "plan sees no changes after the rollout");
+    let seq2 = l2.ssh_ok(&["cat", "/sys/kernel/sched_ext/enable_seq"]);
+
+    // 2. A canary the kernel ejects during its bake: halt, exit 3, the canary
+    //    is back on simple, nobody else was touched, the journal says why.
+    repo.write("fleet.yaml", fleet("ejector", 0, "6s", "60s", None));
+    repo.commit("the ejector");
+    let (code, report, err) = apply(&lab, &repo);
+    assert_eq!(code, Some(3), "{report}\n{err}");
+    assert_eq!(report["halted"]["wave"], 0);
+    assert_eq!(states(&report), pairs(&[("lab-1", "fell_back"), ("lab-2", "not_started"), ("lab-3", "not_started")]));
+    wait_for("lab-1 back on simple", Duration::from_secs(10), || l1.sched_ext().1 == "simple");
+    assert_eq!(slice(l1), "3000000");
+    assert_eq!(l2.ssh_ok(&["cat", "/sys/kernel/sched_ext/enable_seq"]), seq2, "lab-2 was not touched");
+    let journal = journal_text(&lab);
+    assert!(journal.contains("\"action\":\"gate\"") && journal.contains("\"action\":\"run_halted\""), "{journal}");
+    assert!(
+        journal.contains("ejector") || journal.contains("scx_bpf_error"),
+        "the journal names the failure: {journal}"
+    );
+
+    // 3. A canary bad only by a failing user probe: the same.
+    repo.write(
+        "fleet.yaml",
+        fleet("simple", 2_000_000, "6s", "60s", Some("{ name: serving, command: [false], timeout: 2s }")),
+    );
+    repo.commit("a probe that fails");
+    let (code, report, _) = apply(&lab, &repo);
+    assert_eq!(code, Some(3), "{report}");
+    assert_eq!(states(&report), pairs(&[("lab-1", "fell_back"), ("lab-2", "not_started"), ("lab-3", "not_started")]));
+    assert!(report["hosts"][0]["message"].as_str().unwrap().contains("serving"), "{report}");
+    wait_for("lab-1 back on 3 ms slices", Duration::from_secs(10), || slice(l1) == "3000000");
+
+    // 4. Two operators: the second apply exits 5 and changes nothing; Ctrl-C
+    //    stops the first, whose canary goes back to its previous scheduler.
+    repo.write("fleet.yaml", fleet("simple", 2_000_000, "30s", "40s", None));
+    repo.commit("2 ms slices, long bake");
+    let first = spawn_apply(&lab, &repo);
+    wait_for("lab-1 pending", Duration::from_secs(60), || !agent_status(l1)["pending"].is_null());
+    let out = run(lab.cmd().arg("apply").arg("--repo").arg(repo.path()).arg("--yes"));
+    assert_eq!(out.status.code(), Some(5), "the second rollout is refused");
+    assert!(stderr(&out).contains("locked by"), "{}", stderr(&out));
+    assert!(Command::new("kill").args(["-INT", &first.id().to_string()]).status().unwrap().success());
+    let out = first.wait_with_output().unwrap();
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(out.status.code(), Some(3), "{report}");
+    assert_eq!(report["halted"]["kind"], "interrupted");
+    assert_eq!(slice(l1), "3000000", "the interrupted canary is back on its previous scheduler");
+    assert_eq!(slice(l2), "3000000");
+
+    // 5. The controller dies (SIGKILL) after activating the canary and before
+    //    confirming it: the host reverts by itself at its deadline.
+    repo.write("fleet.yaml", fleet("simple", 2_000_000, "15s", "25s", None));
+    repo.commit("2 ms slices, short deadline");
+    let mut doomed = spawn_apply(&lab, &repo);
+    wait_for("lab-1 pending", Duration::from_secs(60), || !agent_status(l1)["pending"].is_null());
+    assert_eq!(slice(l1), "2000000");
+    doomed.kill().unwrap();
+    let _ = doomed.wait();
+    let took = wait_for("lab-1 to revert by itself", Duration::from_secs(45), || slice(l1) == "3000000");
+    let st = agent_status(l1);
+    assert!(st["last_fallback"]["reason"].as_str().unwrap_or("").contains("not confirmed"), "{st}");
+    eprintln!("lab-1 reverted {:.1}s after the controller was killed", took.as_secs_f64());
+
+    // 6. Emergency: every host back to the kernel default at once.
+    let started = Instant::now();
+    let out = run(lab.cmd().arg("rollback").arg("--repo").arg(repo.path()).args(["--default", "--yes"]));
+    let wall = started.elapsed();
+    assert_eq!(out.status.code(), Some(0));
+    for h in [l1, l2, l3] {
+        assert_eq!(h.ssh_ok(&["cat", "/sys/kernel/sched_ext/state"]), "disabled");
+    }
+    eprintln!("rollback --default of 3 lab hosts: {:.2}s", wall.as_secs_f64());
+}

@@ -1,0 +1,162 @@
+//! Health gates: whether a host that runs a new, unconfirmed scheduler is
+//! healthy during its bake, judged from its agent's status report against
+//! what the kernel said right after activation. Pure: the values that led to
+//! a verdict are returned with it, for the journal.
+
+use std::collections::BTreeMap;
+
+use schedfleet_proto::{KernelSchedExt, Status};
+use serde::Serialize;
+use serde_json::json;
+
+use crate::config::HealthGates;
+
+/// What a host looked like right after activation.
+#[derive(Debug, Clone)]
+pub struct Baseline {
+    pub artifact: String,
+    pub ops: Option<String>,
+    pub enable_seq: u64,
+    pub events: BTreeMap<String, u64>,
+    /// Seconds since the Unix epoch; a fallback at or after this is ours.
+    pub activated_at: u64,
+}
+
+impl Baseline {
+    pub fn new(artifact: &str, kernel: &KernelSchedExt, activated_at: u64) -> Baseline {
+        Baseline {
+            artifact: artifact.to_owned(),
+            ops: kernel.ops.clone(),
+            enable_seq: kernel.enable_seq,
+            events: kernel.events.clone(),
+            activated_at,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct GateReport {
+    pub ok: bool,
+    /// Why the host failed, in words.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// The host's watchdog already put the previous scheduler back.
+    pub fell_back: bool,
+    /// Every value the verdict was made from.
+    pub values: serde_json::Value,
+}
+
+/// Judges one status report of a baking host.
+pub fn evaluate(base: &Baseline, status: &Status, gates: &HealthGates) -> GateReport {
+    let k = &status.kernel;
+    let deltas: BTreeMap<&str, u64> = gates
+        .max_events
+        .keys()
+        .map(|name| {
+            let now = k.events.get(name).copied().unwrap_or(0);
+            (name.as_str(), now.saturating_sub(base.events.get(name).copied().unwrap_or(0)))
+        })
+        .collect();
+    let probes: Vec<_> =
+        status.probes.iter().map(|p| json!({"name": p.name, "ok": p.ok, "detail": p.detail})).collect();
+    let fallback = serde_json::to_value(status).ok().and_then(|v| v.get("last_fallback").cloned());
+    let values = json!({
+        "kernel_state": k.state,
+        "ops": k.ops,
+        "enable_seq": k.enable_seq,
+        "kernel_agrees": status.kernel_agrees,
+        "artifact": status.active.as_ref().map(|a| a.artifact.clone()),
+        "event_deltas": deltas,
+        "probes": probes,
+        "last_fallback": fallback,
+    });
+    let fail = |reason: String, fell_back: bool| GateReport {
+        ok: false,
+        reason: Some(reason),
+        fell_back,
+        values: values.clone(),
+    };
+
+    if let Some(f) = fallback.as_ref().filter(|f| f["at"].as_u64().is_some_and(|at| at >= base.activated_at)) {
+        let reason = f["reason"].as_str().unwrap_or("the host's watchdog fell back");
+        return fail(format!("fell back: {reason}"), true);
+    }
+    if status.active.as_ref().map(|a| a.artifact.as_str()) != Some(base.artifact.as_str()) {
+        return fail("the agent no longer runs the new artifact".into(), false);
+    }
+    if k.state != "enabled" || !status.kernel_agrees {
+        return fail(
+            format!("kernel `{}` with ops `{}`, not the new scheduler", k.state, k.ops.as_deref().unwrap_or("none")),
+            false,
+        );
+    }
+    if k.enable_seq != base.enable_seq {
+        return fail(format!("reloaded during the bake (enable_seq {} -> {})", base.enable_seq, k.enable_seq), false);
+    }
+    for (name, max) in &gates.max_events {
+        let delta = deltas[name.as_str()];
+        if delta > *max {
+            return fail(format!("`{name}` rose by {delta} during the bake (at most {max})"), false);
+        }
+    }
+    if let Some(p) = status.probes.iter().find(|p| !p.ok) {
+        return fail(format!("probe `{}` failed: {}", p.name, p.detail), false);
+    }
+    GateReport { ok: true, reason: None, fell_back: false, values }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use schedfleet_proto::ProbeResult;
+
+    fn kernel(seq: u64, fallback_events: u64) -> KernelSchedExt {
+        KernelSchedExt {
+            state: "enabled".into(),
+            ops: Some("simple".into()),
+            enable_seq: seq,
+            events: [("SCX_EV_SELECT_CPU_FALLBACK".to_owned(), fallback_events)].into(),
+            ..Default::default()
+        }
+    }
+
+    fn status(seq: u64, events: u64) -> Status {
+        Status {
+            kernel: kernel(seq, events),
+            active: Some(crate::rollout::run::tests::active(&"a".repeat(64), seq)),
+            kernel_agrees: true,
+            ..Default::default()
+        }
+    }
+
+    fn gates(max: u64) -> HealthGates {
+        HealthGates { max_events: [("SCX_EV_SELECT_CPU_FALLBACK".to_owned(), max)].into(), probes: vec![] }
+    }
+
+    fn base() -> Baseline {
+        Baseline::new(&"a".repeat(64), &kernel(5, 100), 1000)
+    }
+
+    #[test]
+    fn healthy_host_passes_with_values() {
+        let r = evaluate(&base(), &status(5, 150), &gates(100));
+        assert!(r.ok, "{r:?}");
+        assert_eq!(r.values["event_deltas"]["SCX_EV_SELECT_CPU_FALLBACK"], 50);
+    }
+
+    #[test]
+    fn each_gate_fails_on_its_own() {
+        let r = evaluate(&base(), &status(5, 201), &gates(100));
+        assert!(!r.ok && r.reason.unwrap().contains("rose by 101"));
+        let r = evaluate(&base(), &status(6, 100), &gates(100));
+        assert!(!r.ok && r.reason.unwrap().contains("reloaded"));
+        let mut ejected = status(5, 100);
+        ejected.kernel.state = "disabled".into();
+        ejected.kernel_agrees = false;
+        assert!(!evaluate(&base(), &ejected, &gates(100)).ok);
+        let mut probe = status(5, 100);
+        probe.probes = vec![ProbeResult { name: "serving".into(), ok: false, detail: "503".into(), elapsed_ms: 3 }];
+        let r = evaluate(&base(), &probe, &gates(100));
+        assert!(!r.ok && r.reason.unwrap().contains("probe `serving` failed: 503"));
+    }
+}

@@ -1,0 +1,645 @@
+//! The rollout: waves, bakes, gates, confirmation, halt and rollback.
+//!
+//! For each wave: activate its hosts two-phase (each host reverts by itself
+//! unless confirmed before its deadline), watch them for the bake while
+//! their gates hold, confirm the healthy ones, count the rest against the
+//! failure budget. Past the budget the rollout halts and, with
+//! `on_failure: rollback`, puts the hosts of earlier waves back on their
+//! previous confirmed scheduler. Every step is journaled. The hosts are
+//! reached through [`HostOps`], so this logic is tested with paused time and
+//! no SSH.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use serde::Serialize;
+
+use super::gate::{self, Baseline, GateReport};
+use super::waves;
+use crate::collect::{Collected, Reach};
+use crate::config::{DesiredState, HostSpec, OnFailure};
+use crate::deploy::{HostReport, Outcome};
+use crate::state::journal::{Action, Event, EventOutcome, Journal};
+
+/// What the rollout needs from hosts; the real one speaks SSH to agents.
+#[allow(async_fn_in_trait)]
+pub trait HostOps {
+    /// Activates the wave's hosts two-phase (push as needed); one report per host, in order.
+    async fn activate(&self, wave: &[&HostSpec]) -> Vec<HostReport>;
+    /// Status reports (with probes), one per host, in order.
+    async fn statuses(&self, hosts: &[&HostSpec]) -> Vec<Collected>;
+    /// Confirms the host's pending activation; `Err` says why not (such as a fallback).
+    async fn confirm(&self, host: &HostSpec) -> Result<(), String>;
+    /// Back to the host's previous confirmed scheduler.
+    async fn rollback(&self, host: &HostSpec) -> Result<(), String>;
+    /// Releases the host leases taken by `activate`.
+    async fn release(&self, hosts: &[&HostSpec]);
+    /// Seconds since the Unix epoch, as the hosts' clocks see it.
+    fn now(&self) -> u64;
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum HostState {
+    /// Already in the desired state; not touched.
+    Unchanged,
+    /// Runs the new scheduler, confirmed.
+    Confirmed,
+    /// Failed a gate; its watchdog or the rollout put the previous scheduler back.
+    FellBack,
+    /// Could not be changed (unreachable, push or load failure); runs what it ran.
+    Failed,
+    /// Confirmed in an earlier wave, then returned to its previous scheduler by a halt.
+    RolledBack,
+    /// Its wave never started.
+    NotStarted,
+}
+
+impl HostState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            HostState::Unchanged => "unchanged",
+            HostState::Confirmed => "confirmed",
+            HostState::FellBack => "fell_back",
+            HostState::Failed => "failed",
+            HostState::RolledBack => "rolled_back",
+            HostState::NotStarted => "not_started",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct HostResult {
+    pub host: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub wave: Option<usize>,
+    pub state: HostState,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub gate: Option<GateReport>,
+    pub bytes_sent: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum HaltKind {
+    /// A health gate failed beyond the budget (exit 3).
+    Gate,
+    /// Hosts could not be reached or changed beyond the budget (exit 4).
+    Hosts,
+    /// Interrupted by the operator.
+    Interrupted,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Halt {
+    pub wave: usize,
+    pub kind: HaltKind,
+    pub reason: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct RolloutReport {
+    pub commit: String,
+    pub run_id: String,
+    /// The hosts of each wave.
+    pub waves: Vec<Vec<String>>,
+    pub hosts: Vec<HostResult>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub halted: Option<Halt>,
+}
+
+#[derive(Debug, Clone)]
+pub struct RolloutTiming {
+    /// How often baking hosts are asked for their status.
+    pub poll: Duration,
+}
+
+fn event(
+    commit: &str,
+    wave: Option<usize>,
+    host: Option<&str>,
+    action: Action,
+    outcome: EventOutcome,
+    detail: String,
+) -> Event {
+    Event {
+        at: std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64),
+        commit: commit.to_owned(),
+        wave,
+        host: host.map(str::to_owned),
+        action,
+        outcome,
+        detail,
+        values: serde_json::Value::Null,
+    }
+}
+
+/// Runs the rollout of `desired` over the hosts of `to_change` (names; the
+/// others are reported unchanged).
+pub async fn rollout<O: HostOps>(
+    desired: &DesiredState,
+    to_change: &[String],
+    ops: &O,
+    journal: &Journal,
+    timing: &RolloutTiming,
+    cancel: &AtomicBool,
+) -> std::io::Result<RolloutReport> {
+    let policy = &desired.fleet.rollout;
+    let commit = desired.commit.as_str();
+    let specs: BTreeMap<&str, &HostSpec> = desired.hosts.iter().map(|s| (s.host.name.as_str(), s)).collect();
+    let candidates: Vec<(String, BTreeMap<String, String>)> = desired
+        .hosts
+        .iter()
+        .filter(|s| to_change.contains(&s.host.name))
+        .map(|s| (s.host.name.clone(), s.host.labels.clone()))
+        .collect();
+    let waves = waves::waves(&candidates, &policy.waves, policy.order_by.as_deref());
+    let mut results: BTreeMap<String, HostResult> = desired
+        .hosts
+        .iter()
+        .map(|s| {
+            let changing = to_change.contains(&s.host.name);
+            let state = if changing { HostState::NotStarted } else { HostState::Unchanged };
+            (
+                s.host.name.clone(),
+                HostResult { host: s.host.name.clone(), wave: None, state, message: None, gate: None, bytes_sent: 0 },
+            )
+        })
+        .collect();
+
+    let total = candidates.len();
+    let (mut failed_total, mut halted, mut touched) = (0usize, None, Vec::<&HostSpec>::new());
+    for wave in &waves {
+        if cancel.load(Ordering::SeqCst) {
+            halted = Some(Halt {
+                wave: wave.index,
+                kind: HaltKind::Interrupted,
+                reason: "interrupted before the wave".into(),
+            });
+            break;
+        }
+        let hosts: Vec<&HostSpec> = wave.hosts.iter().map(|h| specs[h.as_str()]).collect();
+        touched.extend(hosts.iter().copied());
+        let w = Some(wave.index);
+        let (mut gate_failures, mut host_failures) = (0usize, 0usize);
+        let mut baking: Vec<(&HostSpec, Baseline)> = Vec::new();
+
+        for (spec, report) in hosts.iter().zip(ops.activate(&hosts).await) {
+            let r = results.get_mut(&spec.host.name).expect("every host has a result");
+            r.wave = w;
+            r.bytes_sent = report.bytes_sent;
+            r.message = report.message.clone();
+            let outcome = if report.outcome.is_failure() { EventOutcome::Failed } else { EventOutcome::Ok };
+            journal.append(&event(
+                commit,
+                w,
+                Some(&spec.host.name),
+                Action::Activate,
+                outcome,
+                report.message.clone().unwrap_or_else(|| report.outcome.as_str().to_owned()),
+            ))?;
+            match (report.outcome, report.activated) {
+                (Outcome::Changed, Some(kernel)) => baking
+                    .push((spec, Baseline::new(spec.artifact.digest.as_str(), &kernel, ops.now().saturating_sub(1)))),
+                (Outcome::Unchanged, _) => r.state = HostState::Confirmed,
+                _ => {
+                    r.state = HostState::Failed;
+                    host_failures += 1;
+                }
+            }
+        }
+
+        // The bake: gates are checked at every poll; a failing host leaves the bake.
+        let bake_end = tokio::time::Instant::now() + policy.bake.0;
+        let mut interrupted = false;
+        loop {
+            if baking.is_empty() {
+                break;
+            }
+            if cancel.load(Ordering::SeqCst) {
+                interrupted = true;
+                break;
+            }
+            let pending: Vec<&HostSpec> = baking.iter().map(|(s, _)| *s).collect();
+            let answers = ops.statuses(&pending).await;
+            let mut still = Vec::new();
+            for ((spec, base), answer) in baking.into_iter().zip(answers) {
+                let verdict = match (&answer.reach, &answer.status) {
+                    (Reach::Ok, Some(status)) => gate::evaluate(&base, status, &desired.fleet.health),
+                    _ => GateReport {
+                        ok: false,
+                        reason: Some(format!(
+                            "no status during the bake: {}",
+                            answer.error.clone().unwrap_or_default()
+                        )),
+                        fell_back: false,
+                        values: serde_json::Value::Null,
+                    },
+                };
+                let mut ev = event(
+                    commit,
+                    w,
+                    Some(&spec.host.name),
+                    Action::Gate,
+                    if verdict.ok { EventOutcome::Ok } else { EventOutcome::Failed },
+                    verdict.reason.clone().unwrap_or_else(|| "healthy".into()),
+                );
+                ev.values = verdict.values.clone();
+                journal.append(&ev)?;
+                if verdict.ok {
+                    still.push((spec, base));
+                    continue;
+                }
+                let r = results.get_mut(&spec.host.name).expect("every host has a result");
+                if !verdict.fell_back {
+                    // The gate failed but the host still runs the new scheduler
+                    // (events, probes seen by us, reload): take it back now.
+                    let back = ops.rollback(spec).await;
+                    journal.append(&event(
+                        commit,
+                        w,
+                        Some(&spec.host.name),
+                        Action::Fallback,
+                        if back.is_ok() { EventOutcome::Ok } else { EventOutcome::Failed },
+                        back.err().unwrap_or_else(|| "rolled back by the controller".into()),
+                    ))?;
+                } else {
+                    journal.append(&event(
+                        commit,
+                        w,
+                        Some(&spec.host.name),
+                        Action::Fallback,
+                        EventOutcome::Ok,
+                        "the host's watchdog fell back".into(),
+                    ))?;
+                }
+                r.state = HostState::FellBack;
+                r.message = verdict.reason.clone();
+                r.gate = Some(verdict);
+                gate_failures += 1;
+            }
+            baking = still;
+            let now = tokio::time::Instant::now();
+            if now >= bake_end || baking.is_empty() {
+                break;
+            }
+            tokio::time::sleep(timing.poll.min(bake_end - now)).await;
+        }
+
+        if interrupted {
+            // Unconfirmed hosts go back now rather than at their deadline.
+            for (spec, _) in &baking {
+                let back = ops.rollback(spec).await;
+                let r = results.get_mut(&spec.host.name).expect("every host has a result");
+                r.state = HostState::FellBack;
+                r.message = Some(match back {
+                    Ok(()) => "interrupted during the bake; previous scheduler restored".into(),
+                    Err(e) => {
+                        format!("interrupted during the bake; restoring failed ({e}); the host reverts at its deadline")
+                    }
+                });
+                journal.append(&event(
+                    commit,
+                    w,
+                    Some(&spec.host.name),
+                    Action::Interrupted,
+                    EventOutcome::Ok,
+                    r.message.clone().unwrap_or_default(),
+                ))?;
+            }
+            halted = Some(Halt {
+                wave: wave.index,
+                kind: HaltKind::Interrupted,
+                reason: "interrupted during the bake".into(),
+            });
+            break;
+        }
+
+        for (spec, _) in &baking {
+            let confirmed = ops.confirm(spec).await;
+            let r = results.get_mut(&spec.host.name).expect("every host has a result");
+            journal.append(&event(
+                commit,
+                w,
+                Some(&spec.host.name),
+                Action::Confirm,
+                if confirmed.is_ok() { EventOutcome::Ok } else { EventOutcome::Failed },
+                confirmed.clone().err().unwrap_or_else(|| "confirmed".into()),
+            ))?;
+            match confirmed {
+                Ok(()) => r.state = HostState::Confirmed,
+                Err(e) => {
+                    r.state = HostState::FellBack;
+                    r.message = Some(e);
+                    gate_failures += 1;
+                }
+            }
+        }
+
+        let wave_failed = gate_failures + host_failures;
+        failed_total += wave_failed;
+        journal.append(&event(
+            commit,
+            w,
+            None,
+            Action::WaveDone,
+            if wave_failed == 0 { EventOutcome::Ok } else { EventOutcome::Failed },
+            format!("{} host(s), {wave_failed} failed", hosts.len()),
+        ))?;
+        let over_wave = wave_failed > policy.failure_budget.per_wave.of(hosts.len());
+        let over_total = failed_total > policy.failure_budget.total.of(total);
+        if over_wave || over_total {
+            let kind = if gate_failures > 0 { HaltKind::Gate } else { HaltKind::Hosts };
+            let budget = if over_wave {
+                format!("wave budget {}", policy.failure_budget.per_wave)
+            } else {
+                format!("total budget {}", policy.failure_budget.total)
+            };
+            halted = Some(Halt {
+                wave: wave.index,
+                kind,
+                reason: format!("{wave_failed} host(s) of wave {} failed, over the {budget}", wave.index + 1),
+            });
+            break;
+        }
+    }
+
+    if let Some(h) = &halted {
+        journal.append(&event(
+            commit,
+            Some(h.wave),
+            None,
+            Action::RunHalted,
+            EventOutcome::Failed,
+            h.reason.clone(),
+        ))?;
+        if desired.fleet.rollout.on_failure == OnFailure::Rollback && h.kind != HaltKind::Interrupted {
+            for spec in &touched {
+                let r = results.get_mut(&spec.host.name).expect("every host has a result");
+                if r.state != HostState::Confirmed {
+                    continue;
+                }
+                let back = ops.rollback(spec).await;
+                journal.append(&event(
+                    commit,
+                    r.wave,
+                    Some(&spec.host.name),
+                    Action::Rollback,
+                    if back.is_ok() { EventOutcome::Ok } else { EventOutcome::Failed },
+                    back.clone().err().unwrap_or_else(|| "rolled back after the halt".into()),
+                ))?;
+                match back {
+                    Ok(()) => r.state = HostState::RolledBack,
+                    Err(e) => r.message = Some(format!("rollback after the halt failed: {e}")),
+                }
+            }
+        }
+    } else {
+        journal.append(&event(
+            commit,
+            None,
+            None,
+            Action::RunDone,
+            EventOutcome::Ok,
+            format!("{failed_total} host(s) failed within the budget"),
+        ))?;
+    }
+    ops.release(&touched).await;
+    let order: Vec<&str> = desired.hosts.iter().map(|s| s.host.name.as_str()).collect();
+    let mut hosts: Vec<HostResult> = results.into_values().collect();
+    hosts.sort_by_key(|h| order.iter().position(|n| *n == h.host));
+    Ok(RolloutReport {
+        commit: commit.to_owned(),
+        run_id: journal.run_id().to_owned(),
+        waves: waves.iter().map(|w| w.hosts.clone()).collect(),
+        hosts,
+        halted,
+    })
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use std::cell::RefCell;
+    use std::collections::BTreeSet;
+
+    use schedfleet_proto::{ActiveScheduler, KernelSchedExt, Status};
+
+    use super::*;
+    use crate::config::{HostCount, Span};
+
+    /// A fleet in memory: which hosts fail how, and what was done to them.
+    #[derive(Default)]
+    struct FakeFleet {
+        /// Hosts whose activation fails (unreachable, push error).
+        broken: BTreeSet<String>,
+        /// Hosts whose scheduler the kernel ejects during the bake (their watchdog falls back).
+        ejects: BTreeSet<String>,
+        log: RefCell<Vec<String>>,
+        polls: RefCell<usize>,
+    }
+
+    impl FakeFleet {
+        fn did(&self, what: &str) -> Vec<String> {
+            self.log.borrow().iter().filter(|l| l.starts_with(what)).cloned().collect()
+        }
+    }
+
+    /// An agent's record of what it activated; built from JSON so it follows
+    /// the wire format's defaults.
+    pub(crate) fn active(artifact: &str, enable_seq: u64) -> ActiveScheduler {
+        serde_json::from_value(serde_json::json!({
+            "artifact": artifact, "ops": "simple", "params": {}, "since": 0, "enable_seq": enable_seq
+        }))
+        .expect("a minimal ActiveScheduler parses")
+    }
+
+    fn kernel(seq: u64) -> KernelSchedExt {
+        KernelSchedExt { state: "enabled".into(), ops: Some("simple".into()), enable_seq: seq, ..Default::default() }
+    }
+
+    impl HostOps for FakeFleet {
+        async fn activate(&self, wave: &[&HostSpec]) -> Vec<HostReport> {
+            wave.iter()
+                .map(|s| {
+                    let name = &s.host.name;
+                    self.log.borrow_mut().push(format!("activate {name}"));
+                    let broken = self.broken.contains(name);
+                    HostReport {
+                        host: name.clone(),
+                        scheduler: s.scheduler.clone(),
+                        artifact: s.artifact.digest.to_string(),
+                        outcome: if broken { Outcome::Unreachable } else { Outcome::Changed },
+                        message: broken.then(|| "connection refused".into()),
+                        bytes_sent: 0,
+                        load_ms: None,
+                        activated: (!broken).then(|| kernel(1)),
+                        elapsed_ms: 0,
+                    }
+                })
+                .collect()
+        }
+
+        async fn statuses(&self, hosts: &[&HostSpec]) -> Vec<Collected> {
+            *self.polls.borrow_mut() += 1;
+            hosts
+                .iter()
+                .map(|s| {
+                    let ejected = self.ejects.contains(&s.host.name);
+                    let mut status = Status {
+                        kernel: kernel(1),
+                        active: Some(active(s.artifact.digest.as_str(), 1)),
+                        kernel_agrees: true,
+                        ..Default::default()
+                    };
+                    if ejected {
+                        status.kernel.state = "disabled".into();
+                        status.kernel_agrees = false;
+                    }
+                    Collected {
+                        host: s.host.name.clone(),
+                        reach: Reach::Ok,
+                        error: None,
+                        status: Some(status),
+                        facts: None,
+                    }
+                })
+                .collect()
+        }
+
+        async fn confirm(&self, host: &HostSpec) -> Result<(), String> {
+            self.log.borrow_mut().push(format!("confirm {}", host.host.name));
+            Ok(())
+        }
+
+        async fn rollback(&self, host: &HostSpec) -> Result<(), String> {
+            self.log.borrow_mut().push(format!("rollback {}", host.host.name));
+            Ok(())
+        }
+
+        async fn release(&self, _hosts: &[&HostSpec]) {}
+
+        fn now(&self) -> u64 {
+            1_000
+        }
+    }
+
+    fn desired(n: usize, waves: Vec<HostCount>, on_failure: OnFailure) -> DesiredState {
+        let repo = tempfile::tempdir().unwrap();
+        let root = repo.path();
+        std::fs::create_dir_all(root.join("schedulers")).unwrap();
+        let hosts: String = (1..=n).map(|i| format!("  h{i:02}: {{ address: 127.0.0.1 }}\n")).collect();
+        std::fs::write(root.join("inventory.yaml"), format!("hosts:\n{hosts}")).unwrap();
+        std::fs::write(root.join("fleet.yaml"), "assignments:\n  - { hosts: all, scheduler: simple }\n").unwrap();
+        std::fs::write(root.join("schedulers/simple.yaml"), "source: builtin:simple\n").unwrap();
+        for args in [
+            &["init", "-q"][..],
+            &["add", "."],
+            &["-c", "user.name=t", "-c", "user.email=t@t.invalid", "commit", "-qm", "x"],
+        ] {
+            assert!(std::process::Command::new("git").args(args).current_dir(root).status().unwrap().success());
+        }
+        let repo = crate::repo::ConfigRepo::open(root, "HEAD").unwrap();
+        let mut d = crate::config::load(&repo, &Default::default()).unwrap();
+        d.fleet.rollout.waves = waves;
+        d.fleet.rollout.bake = Span(Duration::from_secs(60));
+        d.fleet.rollout.on_failure = on_failure;
+        d
+    }
+
+    async fn run(d: &DesiredState, fleet: &FakeFleet, cancel: bool) -> (RolloutReport, Vec<Event>) {
+        let dir = tempfile::tempdir().unwrap();
+        let journal = Journal::create_in(dir.path(), &d.commit).unwrap();
+        let names: Vec<String> = d.hosts.iter().map(|s| s.host.name.clone()).collect();
+        let flag = AtomicBool::new(cancel);
+        let timing = RolloutTiming { poll: Duration::from_secs(10) };
+        let report = rollout(d, &names, fleet, &journal, &timing, &flag).await.unwrap();
+        let events = crate::state::journal::read_in(dir.path(), journal.run_id()).unwrap();
+        (report, events)
+    }
+
+    fn states(r: &RolloutReport) -> Vec<(&str, &str)> {
+        r.hosts.iter().map(|h| (h.host.as_str(), h.state.as_str())).collect()
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn good_rollout_confirms_every_wave_after_its_bake() {
+        let d =
+            desired(4, vec![HostCount::Count(1), HostCount::Percent(50), HostCount::Percent(100)], OnFailure::Rollback);
+        let fleet = FakeFleet::default();
+        let started = tokio::time::Instant::now();
+        let (report, events) = run(&d, &fleet, false).await;
+        assert!(report.halted.is_none());
+        assert_eq!(report.waves, vec![vec!["h01"], vec!["h02", "h03"], vec!["h04"]]);
+        assert!(report.hosts.iter().all(|h| h.state == HostState::Confirmed), "{:?}", states(&report));
+        // Three bakes of 60 s each, measured on the paused clock, polled every 10 s.
+        assert_eq!(started.elapsed(), Duration::from_secs(180));
+        assert_eq!(*fleet.polls.borrow(), 3 * 7);
+        assert_eq!(fleet.did("confirm").len(), 4);
+        assert!(events.iter().any(|e| e.action == Action::RunDone));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_ejected_canary_halts_and_nothing_else_is_touched() {
+        let d = desired(3, vec![HostCount::Count(1), HostCount::Percent(100)], OnFailure::Rollback);
+        let fleet = FakeFleet { ejects: ["h01".to_owned()].into(), ..Default::default() };
+        let started = tokio::time::Instant::now();
+        let (report, events) = run(&d, &fleet, false).await;
+        let halt = report.halted.clone().expect("halted");
+        assert_eq!((halt.wave, halt.kind), (0, HaltKind::Gate));
+        assert_eq!(states(&report), vec![("h01", "fell_back"), ("h02", "not_started"), ("h03", "not_started")]);
+        assert_eq!(fleet.did("activate"), vec!["activate h01"]);
+        assert!(fleet.did("confirm").is_empty());
+        assert_eq!(started.elapsed(), Duration::ZERO, "a failed gate ends the bake at once");
+        let gate = events.iter().find(|e| e.action == Action::Gate).unwrap();
+        assert_eq!(gate.values["kernel_state"], "disabled");
+        assert!(events.iter().any(|e| e.action == Action::RunHalted));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_failure_in_a_later_wave_rolls_earlier_waves_back() {
+        let d = desired(3, vec![HostCount::Count(1), HostCount::Percent(100)], OnFailure::Rollback);
+        let fleet = FakeFleet { ejects: ["h03".to_owned()].into(), ..Default::default() };
+        let (report, _) = run(&d, &fleet, false).await;
+        assert_eq!(report.halted.as_ref().map(|h| h.wave), Some(1));
+        assert_eq!(states(&report), vec![("h01", "rolled_back"), ("h02", "rolled_back"), ("h03", "fell_back")]);
+
+        let d = desired(3, vec![HostCount::Count(1), HostCount::Percent(100)], OnFailure::Freeze);
+        let fleet = FakeFleet { ejects: ["h03".to_owned()].into(), ..Default::default() };
+        let (report, _) = run(&d, &fleet, false).await;
+        assert_eq!(states(&report), vec![("h01", "confirmed"), ("h02", "confirmed"), ("h03", "fell_back")]);
+        // Only the failing host itself is taken back; earlier waves are left as they are.
+        assert_eq!(fleet.did("rollback"), vec!["rollback h03"]);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn unreachable_hosts_count_against_the_budget() {
+        let mut d = desired(4, vec![HostCount::Count(2), HostCount::Percent(100)], OnFailure::Rollback);
+        d.fleet.rollout.failure_budget.per_wave = HostCount::Count(1);
+        d.fleet.rollout.failure_budget.total = HostCount::Count(1);
+        let fleet = FakeFleet { broken: ["h02".to_owned()].into(), ..Default::default() };
+        let (report, _) = run(&d, &fleet, false).await;
+        assert!(report.halted.is_none(), "one failure is within the budget");
+        assert_eq!(
+            states(&report),
+            vec![("h01", "confirmed"), ("h02", "failed"), ("h03", "confirmed"), ("h04", "confirmed")]
+        );
+
+        let fleet = FakeFleet { broken: ["h02".to_owned(), "h03".to_owned()].into(), ..Default::default() };
+        let (report, _) = run(&d, &fleet, false).await;
+        let halt = report.halted.expect("two failures are over the total budget");
+        assert_eq!((halt.wave, halt.kind), (1, HaltKind::Hosts));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_interrupted_rollout_starts_nothing() {
+        let d = desired(2, vec![HostCount::Count(1), HostCount::Percent(100)], OnFailure::Rollback);
+        let fleet = FakeFleet::default();
+        let (report, events) = run(&d, &fleet, true).await;
+        assert_eq!(report.halted.map(|h| h.kind), Some(HaltKind::Interrupted));
+        assert!(fleet.did("activate").is_empty());
+        assert!(events.iter().any(|e| e.action == Action::RunHalted));
+    }
+}

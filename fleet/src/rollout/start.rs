@@ -1,0 +1,106 @@
+//! Starting a rollout for real: the fleet lock, the journal, the plan that
+//! says which hosts need a change, the SSH host operations, and Ctrl-C.
+
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Result;
+
+use super::remote::SshOps;
+use super::run::{self, RolloutReport, RolloutTiming};
+use crate::artifact::Artifact;
+use crate::collect::CollectOptions;
+use crate::config::DesiredState;
+use crate::deploy::{ApplyOptions, ConfirmMode};
+use crate::plan::{self, Action};
+use crate::state::journal::{self, Journal};
+use crate::state::lock::{FleetLock, LockError, Owner};
+
+#[derive(Debug, Clone)]
+pub struct RolloutOptions {
+    pub agent: Artifact,
+    pub parallel: usize,
+    pub connect_timeout: Duration,
+    /// Identifies the fleet for the controller lock (see [`crate::state::lock::fleet_key`]).
+    pub fleet_key: String,
+    /// Append to the latest journal when it is an unfinished run of the same commit.
+    pub resume: bool,
+    /// How often baking hosts are asked for their status.
+    pub poll: Duration,
+}
+
+/// Another rollout holds the fleet lock (the CLI exits with 5).
+#[derive(Debug, thiserror::Error)]
+#[error("{0}; wait for it, or if it is gone, `schedfleet unlock` (only clears a lock no live process holds)")]
+pub struct Locked(pub LockError);
+
+pub async fn start(desired: &DesiredState, opts: &RolloutOptions, cancel: Arc<AtomicBool>) -> Result<RolloutReport> {
+    let state_dir = crate::state::dir();
+    let mut lock = match FleetLock::acquire(&state_dir, &opts.fleet_key, &Owner::current(None)) {
+        Ok(lock) => lock,
+        Err(e @ LockError::Held { .. }) => return Err(Locked(e).into()),
+        Err(e) => return Err(e.into()),
+    };
+    let journal = open_journal(desired, opts.resume)?;
+    lock.set_run_id(journal.run_id())?;
+    // The owner's words already name the run (set just above).
+    let owner = lock.owner().to_string();
+
+    let collect =
+        CollectOptions { parallel: opts.parallel, connect_timeout: opts.connect_timeout, ..Default::default() };
+    let planned = plan::plan(desired, &collect).await?;
+    let to_change: Vec<String> =
+        planned.hosts.iter().filter(|h| h.action != Some(Action::None)).map(|h| h.host.clone()).collect();
+
+    let probes: Vec<_> = desired.fleet.health.probes.iter().map(|p| p.to_spec()).collect();
+    let probes_json = (!probes.is_empty()).then(|| serde_json::to_string(&probes)).transpose()?;
+    let mut status_args = vec!["--latency-window".to_owned(), "0".to_owned()];
+    if let Some(p) = &probes_json {
+        status_args.extend(["--probes".to_owned(), p.clone()]);
+    }
+    let ops = SshOps {
+        commit: desired.commit.clone(),
+        apply: ApplyOptions {
+            agent: opts.agent.clone(),
+            parallel: opts.parallel,
+            dry_run: false,
+            connect_timeout: opts.connect_timeout,
+            confirm: Some(ConfirmMode { within: desired.fleet.rollout.confirm_timeout.0, probes_json }),
+            lease_owner: Some(owner.clone()),
+        },
+        collect: CollectOptions { status_args, ..collect },
+        owner,
+    };
+    let timing = RolloutTiming { poll: opts.poll };
+    let watcher = tokio::spawn({
+        let cancel = cancel.clone();
+        async move {
+            if tokio::signal::ctrl_c().await.is_ok() {
+                eprintln!(
+                    "interrupted: no new hosts are started; hosts in their bake go back to their previous scheduler"
+                );
+                cancel.store(true, std::sync::atomic::Ordering::SeqCst);
+            }
+        }
+    });
+    let report = run::rollout(desired, &to_change, &ops, &journal, &timing, &cancel).await;
+    watcher.abort();
+    drop(lock);
+    Ok(report?)
+}
+
+fn open_journal(desired: &DesiredState, resume: bool) -> Result<Journal> {
+    if resume {
+        if let Some(run_id) = journal::latest_run()? {
+            let events = journal::read(&run_id)?;
+            let point = journal::resume_point(&events);
+            if !point.finished && point.commit == desired.commit {
+                eprintln!("resuming run {run_id}: {} host(s) already confirmed", point.confirmed_hosts.len());
+                return Ok(Journal::open(&run_id)?);
+            }
+            eprintln!("note: the latest run {run_id} is finished or of another commit; starting a new run");
+        }
+    }
+    Ok(Journal::create(&desired.commit)?)
+}
