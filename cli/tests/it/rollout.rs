@@ -1,7 +1,7 @@
 //! Canary rollouts on three lab VMs: a good scheduler through waves, a
 //! canary the kernel ejects, a canary whose probe fails, two operators at
 //! once, Ctrl-C, a controller killed before it confirms (the host reverts by
-//! itself), and the emergency `rollback --default`.
+//! itself), and `rollback --previous`, `--to REV` and the emergency `--default`.
 
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -88,7 +88,7 @@ fn canary_rollouts_on_lab() {
     repo.write("schedulers/ejector.yaml", "source: object:ejector.bpf.o\n");
     repo.write("ejector.bpf.o", schedfleet_bpf::testing::EJECTOR);
     repo.write("fleet.yaml", fleet("simple", 3_000_000, "3s", "60s", None));
-    repo.commit("simple everywhere");
+    let first_commit = repo.commit("simple everywhere");
     let (l1, l2, l3) = (lab.host("lab-1"), lab.host("lab-2"), lab.host("lab-3"));
 
     // 1. A good scheduler goes through the waves; every host is confirmed.
@@ -167,7 +167,30 @@ fn canary_rollouts_on_lab() {
     assert!(st["last_fallback"]["reason"].as_str().unwrap_or("").contains("not confirmed"), "{st}");
     eprintln!("lab-1 reverted {:.1}s after the controller was killed", took.as_secs_f64());
 
-    // 6. Emergency: every host back to the kernel default at once.
+    // 6. `rollback --previous`: each host's previous confirmed scheduler, kept
+    //    on the host; lab-1..3 had only the kernel default before `simple`.
+    let out = run(lab.cmd().arg("rollback").arg("--repo").arg(repo.path()).args(["--previous", "--yes"]));
+    assert_eq!(out.status.code(), Some(0));
+    for h in [l1, l2, l3] {
+        assert_eq!(h.ssh_ok(&["cat", "/sys/kernel/sched_ext/state"]), "disabled", "{} back on the default", h.name);
+    }
+
+    // 7. `rollback --to REV`: a full rollout of the first commit, in waves.
+    //    The killed controller's host lease keeps other rollouts off lab-1
+    //    until it expires (its deadline plus 30 s); the emergency paths above
+    //    do not take leases.
+    wait_for("the dead controller's lease on lab-1 to expire", Duration::from_secs(60), || {
+        agent_status(l1)["lease"].is_null()
+    });
+    let out =
+        run(lab.cmd().arg("rollback").arg("--repo").arg(repo.path()).args(["--to", &first_commit, "--yes", "--json"]));
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(states(&json(&out)), pairs(&[("lab-1", "confirmed"), ("lab-2", "confirmed"), ("lab-3", "confirmed")]));
+    for h in [l1, l2, l3] {
+        assert_eq!(slice(h), "3000000");
+    }
+
+    // 8. Emergency: every host back to the kernel default at once.
     let started = Instant::now();
     let out = run(lab.cmd().arg("rollback").arg("--repo").arg(repo.path()).args(["--default", "--yes"]));
     let wall = started.elapsed();
