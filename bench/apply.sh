@@ -21,6 +21,18 @@ t=$(now); "$SF" lab up --hosts 1 >/dev/null 2>&1; boot1=$(since "$t")
 t=$(now); "$SF" lab up --hosts 2 >/dev/null 2>&1; boot2=$(since "$t")   # boots lab-2 only
 
 cp -r examples/quickstart "$work/repo"
+# One wave and no bake: this measures the transport and the load, not the
+# rollout policy's waiting.
+cat >>"$work/repo/fleet.yaml" <<'YAML'
+  # (bench) overridden below
+YAML
+python3 - "$work/repo/fleet.yaml" <<'PY'
+import sys, re
+p = sys.argv[1]
+s = open(p).read()
+s = s[:s.index("rollout:")] + 'rollout:\n  waves: ["100%"]\n  bake: 0s\n'
+open(p, "w").write(s)
+PY
 git -C "$work/repo" init -q && git -C "$work/repo" add -A
 git -C "$work/repo" -c user.name=bench -c user.email=bench@example.invalid commit -qm bench
 "$SF" lab status --json >"$work/hosts.json"
@@ -55,6 +67,7 @@ reset() { for h in "$@"; do ssh_to "$h" "/var/lib/schedfleet/store/$(sha256sum "
 raw1=$(raw lab-1); cold1=$(apply --limit lab-1); warm1=$(apply --limit lab-1)
 reset lab-1
 raw2=$(raw lab-1 lab-2); cold2=$(apply); warm2=$(apply)
+t=$(now); "$SF" rollback --repo "$work/repo" --default --yes >/dev/null 2>&1 || true; undo2=$(since "$t")
 
 ratio() { python3 -c "import sys; print(f'{float(sys.argv[1]) / float(sys.argv[2]):.1f}x')" "$1" "$2"; }
 printf '%-34s %8s %10s %8s\n' "measure" "seconds" "raw floor" "ratio"
@@ -64,4 +77,5 @@ printf '%-34s %8s %10s %8s\n' "apply, 1 host, cold (push+load)" "$cold1" "$raw1"
 printf '%-34s %8s %10s %8s\n' "apply, 2 hosts, cold (push+load)" "$cold2" "$raw2" "$(ratio "$cold2" "$raw2")"
 printf '%-34s %8s\n' "apply, 1 host, unchanged" "$warm1"
 printf '%-34s %8s\n' "apply, 2 hosts, unchanged" "$warm2"
+printf '%-34s %8s\n' "rollback --default, 2 hosts" "$undo2"
 printf 'agent: %s bytes (static, stripped); simple.bpf.o: %s bytes\n' "$(stat -c %s "$AGENT")" "$(stat -c %s "$object")"
