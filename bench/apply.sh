@@ -23,11 +23,8 @@ t=$(now); "$SF" lab up --hosts 2 >/dev/null 2>&1; boot2=$(since "$t")   # boots 
 cp -r examples/quickstart "$work/repo"
 # One wave and no bake: this measures the transport and the load, not the
 # rollout policy's waiting.
-cat >>"$work/repo/fleet.yaml" <<'YAML'
-  # (bench) overridden below
-YAML
 python3 - "$work/repo/fleet.yaml" <<'PY'
-import sys, re
+import sys
 p = sys.argv[1]
 s = open(p).read()
 s = s[:s.index("rollout:")] + 'rollout:\n  waves: ["100%"]\n  bake: 0s\n'
