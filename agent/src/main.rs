@@ -4,14 +4,14 @@
 //! It loads, verifies and removes sched_ext schedulers, keeps a
 //! content-addressed store of artifacts and reports what the host runs. A
 //! scheduler can be activated unconfirmed, watched by a host-local watchdog
-//! that falls back unless `confirm` comes in time (`canary`), rolled back,
+//! that falls back unless `confirm` comes in time (`deadman`), rolled back,
 //! and the host leased to one controller at a time (`lease`). It
 //! shares only wire types (`schedfleet-proto`) with the controller: no tokio,
 //! no SSH, no git here. Every command prints exactly one JSON document
 //! ([`Reply`]) on stdout; logs go to stderr. The exit status is 0 exactly when
 //! the reply is `ok`.
 
-mod canary;
+mod deadman;
 mod cli;
 mod cmd;
 mod error;

@@ -10,7 +10,7 @@
 //!
 //! With `--confirm-within` the new scheduler runs unconfirmed: the state
 //! records it as pending, over the last confirmed scheduler, and a watchdog
-//! process is started before the reply (see `canary`). Without it, the new
+//! process is started before the reply (see `deadman`). Without it, the new
 //! scheduler is confirmed at once. Either way a watchdog of an earlier
 //! unconfirmed activation is stopped first.
 
@@ -18,8 +18,8 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use schedfleet_proto::{Activated, ActiveScheduler, AgentState, ErrorKind, Pending};
 
-use crate::canary::verdict::{self, Reason};
-use crate::canary::{fallback, process, transition};
+use crate::deadman::verdict::{self, Reason};
+use crate::deadman::{fallback, process, transition};
 use crate::cli::{self, ActivateArgs};
 use crate::error::{Failure, Result};
 use crate::sched::object;

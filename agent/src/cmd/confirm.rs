@@ -14,8 +14,8 @@ use std::time::Instant;
 
 use schedfleet_proto::{Confirmed, ErrorKind, Fallback};
 
-use crate::canary::transition::{self, ConfirmDecision};
-use crate::canary::{fallback, process};
+use crate::deadman::transition::{self, ConfirmDecision};
+use crate::deadman::{fallback, process};
 use crate::error::{Failure, Result};
 use crate::{log, sched, state};
 

@@ -5,7 +5,7 @@
 
 use schedfleet_proto::Deactivated;
 
-use crate::canary::transition;
+use crate::deadman::transition;
 use crate::error::Result;
 use crate::sched::switch;
 use crate::{sched, state};

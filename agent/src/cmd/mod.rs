@@ -12,7 +12,7 @@ mod watch;
 use schedfleet_proto::{AgentState, ErrorKind};
 use serde_json::Value;
 
-use crate::canary::process;
+use crate::deadman::process;
 use crate::cli::Command;
 use crate::error::{Failure, Result};
 

@@ -3,7 +3,7 @@
 //! one to the confirmed scheduler before it (`previous_confirmed`, `None`
 //! being the kernel's default), which is loaded again from the store,
 //! digest verified, with its parameters. What runs afterwards is recorded
-//! confirmed (see `canary::transition` for the history this keeps).
+//! confirmed (see `deadman::transition` for the history this keeps).
 //!
 //! As in `activate`, the target is loaded (verified by the kernel) before
 //! anything running is touched, and a target that does not come up is
@@ -11,7 +11,7 @@
 
 use schedfleet_proto::{ErrorKind, RolledBack};
 
-use crate::canary::transition;
+use crate::deadman::transition;
 use crate::error::{Failure, Result};
 use crate::sched::switch;
 use crate::{log, sched, state};

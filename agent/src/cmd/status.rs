@@ -15,7 +15,7 @@
 
 use schedfleet_proto::Status;
 
-use crate::canary::process;
+use crate::deadman::process;
 use crate::cli::StatusArgs;
 use crate::error::Result;
 use crate::{health, lease, sched, state};

@@ -1,8 +1,8 @@
 //! `watch`: the watchdog of an unconfirmed activation. `activate
 //! --confirm-within` starts it detached; it is not meant to be run by hand
-//! (see `canary::watchdog`).
+//! (see `deadman::watchdog`).
 
-use crate::canary::watchdog::{self, Watched};
+use crate::deadman::watchdog::{self, Watched};
 use crate::cli::WatchArgs;
 use crate::error::Result;
 

@@ -7,7 +7,7 @@
 //! no resident process that could itself fail or be OOM-killed. Removing the
 //! pin drops the last reference and the kernel returns every task to its
 //! default scheduler. The watchdog of an unconfirmed activation (see
-//! `canary`) supervises the pin and may remove it; it is never what keeps
+//! `deadman`) supervises the pin and may remove it; it is never what keeps
 //! the scheduler alive.
 
 use std::path::Path;

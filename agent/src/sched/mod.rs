@@ -6,7 +6,7 @@
 //! checked against the kernel (`switch`), and the wake-up latency probe the
 //! health report loads for a window (`wakelat`). Policy (when to replace,
 //! what to restore, when to fall back, what goes in a report) lives in
-//! `cmd/`, `canary/` and `health/`.
+//! `cmd/`, `deadman/` and `health/`.
 
 pub mod kernel;
 pub mod libbpf_log;

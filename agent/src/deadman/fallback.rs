@@ -3,7 +3,7 @@
 //! parameters; or nothing, for the kernel's default), and record why.
 //!
 //! The watchdog hands in the previous scheduler already loaded (verified by
-//! the kernel while the canary ran), so a fallback after a kernel ejection
+//! the kernel while the unconfirmed scheduler ran), so a fallback after a kernel ejection
 //! is an unpin of a dead link and one attach: well under a second even on
 //! an emulated lab VM. `confirm` and `activate`, which fall back only in
 //! rare cases, load it here. Callers hold the state lock and save the state.
