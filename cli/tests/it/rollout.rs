@@ -190,7 +190,37 @@ fn canary_rollouts_on_lab() {
         assert_eq!(slice(h), "3000000");
     }
 
-    // 8. Emergency: every host back to the kernel default at once.
+    // 8. The SSH path to lab-3 drops during its wave's bake (its host key
+    //    disappears from the controller's known-hosts, so every new connection
+    //    is refused): lab-3 counts against the budget (1 here, so the rollout
+    //    goes on), and ends in a known state: unconfirmed, it reverts by
+    //    itself at its deadline.
+    let mut f = fleet("simple", 2_000_000, "10s", "20s", None);
+    f.push_str("  failure_budget: { per_wave: 1, total: 1 }\n");
+    repo.write("fleet.yaml", &f);
+    repo.commit("2 ms slices, one failure tolerated");
+    let known_hosts = l3.known_hosts_file.clone();
+    let saved = std::fs::read_to_string(&known_hosts).unwrap();
+    let mut l3_own = l3.clone();
+    l3_own.known_hosts_file = lab.state_dir().join("known_hosts.saved");
+    std::fs::create_dir_all(lab.state_dir()).unwrap();
+    std::fs::write(&l3_own.known_hosts_file, &saved).unwrap();
+    let cut = spawn_apply(&lab, &repo);
+    wait_for("lab-3 pending in wave 2", Duration::from_secs(90), || !agent_status(&l3_own)["pending"].is_null());
+    let port = format!("]:{} ", l3.port);
+    let without_l3: String = saved.lines().filter(|l| !l.contains(&port)).map(|l| format!("{l}\n")).collect();
+    std::fs::write(&known_hosts, without_l3).unwrap();
+    let out = cut.wait_with_output().unwrap();
+    std::fs::write(&known_hosts, &saved).unwrap();
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(out.status.code(), Some(0), "one failure is within the budget: {report}");
+    assert_eq!(states(&report), pairs(&[("lab-1", "confirmed"), ("lab-2", "confirmed"), ("lab-3", "fell_back")]));
+    assert!(report["hosts"][2]["message"].as_str().unwrap().contains("no status"), "{report}");
+    wait_for("lab-3 to revert by itself", Duration::from_secs(40), || slice(l3) == "3000000");
+    assert!(agent_status(l3)["last_fallback"]["reason"].as_str().unwrap_or("").contains("not confirmed"));
+    assert_eq!((slice(l1), slice(l2)), ("2000000".to_owned(), "2000000".to_owned()));
+
+    // 9. Emergency: every host back to the kernel default at once.
     let started = Instant::now();
     let out = run(lab.cmd().arg("rollback").arg("--repo").arg(repo.path()).args(["--default", "--yes"]));
     let wall = started.elapsed();
