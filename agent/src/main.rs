@@ -11,9 +11,9 @@
 //! ([`Reply`]) on stdout; logs go to stderr. The exit status is 0 exactly when
 //! the reply is `ok`.
 
-mod deadman;
 mod cli;
 mod cmd;
+mod deadman;
 mod error;
 mod facts;
 mod health;

@@ -5,6 +5,7 @@
 mod args;
 mod cmd;
 mod exit;
+mod progress;
 
 use std::process::ExitCode;
 

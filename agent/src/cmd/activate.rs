@@ -18,9 +18,9 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use schedfleet_proto::{Activated, ActiveScheduler, AgentState, ErrorKind, Pending};
 
+use crate::cli::{self, ActivateArgs};
 use crate::deadman::verdict::{self, Reason};
 use crate::deadman::{fallback, process, transition};
-use crate::cli::{self, ActivateArgs};
 use crate::error::{Failure, Result};
 use crate::sched::object;
 use crate::sched::switch::{self, attach_and_check};

@@ -12,8 +12,8 @@ mod watch;
 use schedfleet_proto::{AgentState, ErrorKind};
 use serde_json::Value;
 
-use crate::deadman::process;
 use crate::cli::Command;
+use crate::deadman::process;
 use crate::error::{Failure, Result};
 
 pub fn run(command: Command) -> Result<Value> {

@@ -15,8 +15,8 @@
 
 use schedfleet_proto::Status;
 
-use crate::deadman::process;
 use crate::cli::StatusArgs;
+use crate::deadman::process;
 use crate::error::Result;
 use crate::{health, lease, sched, state};
 

@@ -2,8 +2,8 @@
 //! --confirm-within` starts it detached; it is not meant to be run by hand
 //! (see `deadman::watchdog`).
 
-use crate::deadman::watchdog::{self, Watched};
 use crate::cli::WatchArgs;
+use crate::deadman::watchdog::{self, Watched};
 use crate::error::Result;
 
 pub fn run(args: WatchArgs) -> Result<Watched> {

@@ -54,7 +54,12 @@ pub fn run(args: ApplyArgs) -> Result<u8> {
         resume: args.resume,
         poll: Duration::from_secs(2),
     };
-    let report = runtime.block_on(rollout::start(&desired, &opts, Arc::new(AtomicBool::new(false))))?;
+    let report = runtime.block_on(rollout::start(
+        &desired,
+        &opts,
+        Arc::new(AtomicBool::new(false)),
+        &*crate::progress::for_stderr(),
+    ))?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {

@@ -32,7 +32,12 @@ pub fn run(args: RollbackArgs) -> Result<u8> {
             resume: false,
             poll: Duration::from_secs(2),
         };
-        let report = super::runtime()?.block_on(rollout::start(&desired, &opts, Arc::new(AtomicBool::new(false))))?;
+        let report = super::runtime()?.block_on(rollout::start(
+            &desired,
+            &opts,
+            Arc::new(AtomicBool::new(false)),
+            &*crate::progress::for_stderr(),
+        ))?;
         if args.json {
             println!("{}", serde_json::to_string_pretty(&report)?);
         } else {

@@ -17,7 +17,9 @@ mod undo;
 mod waves;
 
 pub use gate::{evaluate, Baseline, GateReport};
-pub use run::{rollout, Halt, HaltKind, HostOps, HostResult, HostState, RolloutReport, RolloutTiming};
+pub use run::{
+    rollout, Halt, HaltKind, HostOps, HostResult, HostState, NoProgress, Progress, RolloutReport, RolloutTiming,
+};
 pub use start::{start, Locked, RolloutOptions};
 pub use undo::{undo, Undo, UndoOutcome, UndoResult};
 pub use waves::{waves, Wave};

@@ -39,6 +39,24 @@ pub trait HostOps {
     fn now(&self) -> u64;
 }
 
+/// Where a rollout is, for people watching it (progress bars). Every
+/// method has a no-op default; [`NoProgress`] is the silent observer.
+pub trait Progress {
+    /// Wave `index` (0-based) of `waves` starts with these hosts.
+    fn wave(&self, _index: usize, _waves: usize, _hosts: &[String]) {}
+    /// A host of the current wave reached a state (activated, confirmed, fell back...).
+    fn host(&self, _host: &str, _state: &str) {}
+    /// The current wave bakes; this much of the bake is left.
+    fn bake(&self, _left: Duration) {}
+    /// The rollout ended.
+    fn done(&self) {}
+}
+
+/// Reports nothing.
+pub struct NoProgress;
+
+impl Progress for NoProgress {}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum HostState {
@@ -146,6 +164,7 @@ pub async fn rollout<O: HostOps>(
     journal: &Journal,
     timing: &RolloutTiming,
     cancel: &AtomicBool,
+    progress: &dyn Progress,
 ) -> std::io::Result<RolloutReport> {
     let policy = &desired.fleet.rollout;
     let commit = desired.commit.as_str();
@@ -183,6 +202,7 @@ pub async fn rollout<O: HostOps>(
         }
         let hosts: Vec<&HostSpec> = wave.hosts.iter().map(|h| specs[h.as_str()]).collect();
         touched.extend(hosts.iter().copied());
+        progress.wave(wave.index, waves.len(), &wave.hosts);
         let w = Some(wave.index);
         let (mut gate_failures, mut host_failures) = (0usize, 0usize);
         let mut baking: Vec<(&HostSpec, Baseline)> = Vec::new();
@@ -204,9 +224,13 @@ pub async fn rollout<O: HostOps>(
             match (report.outcome, report.activated) {
                 (Outcome::Changed, Some(kernel)) => baking
                     .push((spec, Baseline::new(spec.artifact.digest.as_str(), &kernel, ops.now().saturating_sub(1)))),
-                (Outcome::Unchanged, _) => r.state = HostState::Confirmed,
+                (Outcome::Unchanged, _) => {
+                    r.state = HostState::Confirmed;
+                    progress.host(&r.host, r.state.as_str());
+                }
                 _ => {
                     r.state = HostState::Failed;
+                    progress.host(&r.host, HostState::Failed.as_str());
                     host_failures += 1;
                 }
             }
@@ -277,6 +301,7 @@ pub async fn rollout<O: HostOps>(
                     ))?;
                 }
                 r.state = HostState::FellBack;
+                progress.host(&r.host, HostState::FellBack.as_str());
                 r.message = verdict.reason.clone();
                 r.gate = Some(verdict);
                 gate_failures += 1;
@@ -286,6 +311,7 @@ pub async fn rollout<O: HostOps>(
             if now >= bake_end || baking.is_empty() {
                 break;
             }
+            progress.bake(bake_end - now);
             tokio::time::sleep(timing.poll.min(bake_end - now)).await;
         }
 
@@ -295,6 +321,7 @@ pub async fn rollout<O: HostOps>(
                 let back = ops.rollback(spec).await;
                 let r = results.get_mut(&spec.host.name).expect("every host has a result");
                 r.state = HostState::FellBack;
+                progress.host(&r.host, HostState::FellBack.as_str());
                 r.message = Some(match back {
                     Ok(()) => "interrupted during the bake; previous scheduler restored".into(),
                     Err(e) => {
@@ -330,9 +357,13 @@ pub async fn rollout<O: HostOps>(
                 confirmed.clone().err().unwrap_or_else(|| "confirmed".into()),
             ))?;
             match confirmed {
-                Ok(()) => r.state = HostState::Confirmed,
+                Ok(()) => {
+                    r.state = HostState::Confirmed;
+                    progress.host(&r.host, r.state.as_str());
+                }
                 Err(e) => {
                     r.state = HostState::FellBack;
+                    progress.host(&r.host, HostState::FellBack.as_str());
                     r.message = Some(e);
                     gate_failures += 1;
                 }
@@ -392,7 +423,10 @@ pub async fn rollout<O: HostOps>(
                     back.clone().err().unwrap_or_else(|| "rolled back after the halt".into()),
                 ))?;
                 match back {
-                    Ok(()) => r.state = HostState::RolledBack,
+                    Ok(()) => {
+                        r.state = HostState::RolledBack;
+                        progress.host(&r.host, r.state.as_str());
+                    }
                     Err(e) => r.message = Some(format!("rollback after the halt failed: {e}")),
                 }
             }
@@ -408,6 +442,7 @@ pub async fn rollout<O: HostOps>(
         ))?;
     }
     ops.release(&touched).await;
+    progress.done();
     let order: Vec<&str> = desired.hosts.iter().map(|s| s.host.name.as_str()).collect();
     let mut hosts: Vec<HostResult> = results.into_values().collect();
     hosts.sort_by_key(|h| order.iter().position(|n| *n == h.host));
@@ -555,7 +590,7 @@ pub(crate) mod tests {
         let names: Vec<String> = d.hosts.iter().map(|s| s.host.name.clone()).collect();
         let flag = AtomicBool::new(cancel);
         let timing = RolloutTiming { poll: Duration::from_secs(10) };
-        let report = rollout(d, &names, fleet, &journal, &timing, &flag).await.unwrap();
+        let report = rollout(d, &names, fleet, &journal, &timing, &flag, &NoProgress).await.unwrap();
         let events = crate::state::journal::read_in(dir.path(), journal.run_id()).unwrap();
         (report, events)
     }

@@ -8,7 +8,7 @@ use std::time::Duration;
 use anyhow::Result;
 
 use super::remote::SshOps;
-use super::run::{self, RolloutReport, RolloutTiming};
+use super::run::{self, Progress, RolloutReport, RolloutTiming};
 use crate::artifact::Artifact;
 use crate::collect::CollectOptions;
 use crate::config::DesiredState;
@@ -35,7 +35,12 @@ pub struct RolloutOptions {
 #[error("{0}; wait for it, or if it is gone, `schedfleet unlock` (only clears a lock no live process holds)")]
 pub struct Locked(pub LockError);
 
-pub async fn start(desired: &DesiredState, opts: &RolloutOptions, cancel: Arc<AtomicBool>) -> Result<RolloutReport> {
+pub async fn start(
+    desired: &DesiredState,
+    opts: &RolloutOptions,
+    cancel: Arc<AtomicBool>,
+    progress: &dyn Progress,
+) -> Result<RolloutReport> {
     let state_dir = crate::state::dir();
     let mut lock = match FleetLock::acquire(&state_dir, &opts.fleet_key, &Owner::current(None)) {
         Ok(lock) => lock,
@@ -84,7 +89,7 @@ pub async fn start(desired: &DesiredState, opts: &RolloutOptions, cancel: Arc<At
             }
         }
     });
-    let report = run::rollout(desired, &to_change, &ops, &journal, &timing, &cancel).await;
+    let report = run::rollout(desired, &to_change, &ops, &journal, &timing, &cancel, progress).await;
     watcher.abort();
     drop(lock);
     Ok(report?)
