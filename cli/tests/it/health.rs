@@ -81,15 +81,33 @@ fn status_and_drift_on_lab() {
     assert!(probes[1]["detail"].as_str().unwrap().contains("refused"), "{probes}");
     let lat = &idle["status"]["latency"];
     assert!(lat["samples"].as_u64().unwrap() > 0, "samples under simple: {lat}");
-    let p99_idle = lat["p99_us"].as_u64().unwrap();
-    let pids = hogs(h, 4);
-    let busy = status(&lab, &repo);
-    let mut kill = vec!["kill"];
-    kill.extend(pids.iter().map(String::as_str));
-    h.ssh_ok(&kill);
-    let p99_busy = busy["status"]["latency"]["p99_us"].as_u64().unwrap();
-    eprintln!("wake-up latency p99 under simple: idle {p99_idle} us, 4 CPU hogs {p99_busy} us");
-    assert!(p99_busy > p99_idle, "p99 rises under load: idle {p99_idle} us, busy {p99_busy} us");
+    // A task that sleeps 5 ms in a loop gives every window a few hundred
+    // wake-ups to measure; under CPU hogs each of them waits for a CPU.
+    let sleeper = h.ssh_ok(&["sh -c '( while :; do sleep 0.005; done ) </dev/null >/dev/null 2>&1 & echo $!'"]);
+    let idle = status(&lab, &repo);
+    // Idle and loaded windows alternate three times, and medians are
+    // compared: the lab VMs share two host cores with whatever else runs,
+    // so one window of each could catch the host's noise, not the hogs.
+    let p99 = |v: &serde_json::Value| v["status"]["latency"]["p99_us"].as_u64().expect("a p99");
+    let (mut idle_p99, mut busy_p99) = (vec![p99(&idle)], Vec::new());
+    for round in 0..3 {
+        let pids = hogs(h, 6);
+        busy_p99.push(p99(&status(&lab, &repo)));
+        let mut kill = vec!["kill"];
+        kill.extend(pids.iter().map(String::as_str));
+        h.ssh_ok(&kill);
+        if round < 2 {
+            idle_p99.push(p99(&status(&lab, &repo)));
+        }
+    }
+    let median = |v: &mut Vec<u64>| {
+        v.sort_unstable();
+        v[v.len() / 2]
+    };
+    let (p99_idle, p99_busy) = (median(&mut idle_p99), median(&mut busy_p99));
+    eprintln!("wake-up latency p99 under simple: idle {idle_p99:?} us (median {p99_idle}), 6 CPU hogs {busy_p99:?} us (median {p99_busy})");
+    h.ssh_ok(&["kill", &sleeper]);
+    assert!(p99_busy > p99_idle, "p99 rises under load: idle {idle_p99:?} us, busy {busy_p99:?} us");
 
     // Prometheus text passes promtool.
     let (code, metrics) = drift(&lab, &repo, "prometheus");

@@ -143,6 +143,25 @@ pub struct HealthGates {
     /// Checks the agent runs on each host during the bake.
     #[serde(default)]
     pub probes: Vec<Probe>,
+    /// Canary analysis of wake-up latency: each baking host against its own
+    /// measurement just before activation and against hosts of later waves.
+    #[serde(default)]
+    pub latency: Option<LatencyGate>,
+}
+
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LatencyGate {
+    /// How long a host measures at each look: once before activation, then at every poll of the bake.
+    #[serde(default = "default_latency_window")]
+    pub window: Span,
+    /// When a shift counts as a regression (Mann-Whitney U, effect size, p99 tolerance).
+    #[serde(default)]
+    pub policy: crate::health::CanaryPolicy,
+}
+
+fn default_latency_window() -> Span {
+    Span(std::time::Duration::from_secs(1))
 }
 
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
@@ -227,6 +246,20 @@ impl FleetFile {
                         "`health.max_events`: `{}` is not a sched_ext event name (they start with `SCX_EV_`)",
                         k.escape_debug()
                     ),
+                ));
+            }
+        }
+        if let Some(l) = &self.health.latency {
+            if let Some(problem) = l.policy.problem() {
+                return Err((
+                    vec![Key("health"), Key("latency"), Key("policy")],
+                    format!("`health.latency.policy`: {problem}"),
+                ));
+            }
+            if l.window.0.is_zero() || l.window.0 > std::time::Duration::from_secs(60) {
+                return Err((
+                    vec![Key("health"), Key("latency"), Key("window")],
+                    format!("`health.latency.window` {} must be between 1ms and 60s", l.window),
                 ));
             }
         }

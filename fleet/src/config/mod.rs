@@ -17,7 +17,7 @@ mod units;
 mod yaml;
 
 pub use desired::{load, placeholder_facts, DesiredState, HostPlan, HostSpec, LoadOptions};
-pub use fleet::{FleetFile, HealthGates, OnFailure, Probe, RolloutPolicy};
+pub use fleet::{FleetFile, HealthGates, LatencyGate, OnFailure, Probe, RolloutPolicy};
 pub use inventory::{Connection, Host, InventoryFile, SshTarget};
 pub use overrides::OverrideFile;
 pub use pattern::{HostPattern, Universe};

@@ -280,7 +280,7 @@ impl Ties {
 /// minutes; they are deliberately hard to trip by noise, since a false
 /// failure halts a rollout and a true regression that slips by still has to
 /// pass the next waves.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct CanaryPolicy {
     /// The significance level of the one-sided U test.
@@ -307,7 +307,7 @@ impl Default for CanaryPolicy {
 impl CanaryPolicy {
     /// What is wrong with the policy, if anything. A NaN threshold would
     /// make every comparison false and so let every canary pass silently.
-    fn problem(&self) -> Option<String> {
+    pub fn problem(&self) -> Option<String> {
         if !(self.alpha > 0.0 && self.alpha < 1.0) {
             return Some(format!("invalid canary policy: `alpha` is {}, not in (0, 1)", self.alpha));
         }

@@ -130,7 +130,11 @@ mod tests {
     }
 
     fn gates(max: u64) -> HealthGates {
-        HealthGates { max_events: [("SCX_EV_SELECT_CPU_FALLBACK".to_owned(), max)].into(), probes: vec![] }
+        HealthGates {
+            max_events: [("SCX_EV_SELECT_CPU_FALLBACK".to_owned(), max)].into(),
+            probes: vec![],
+            latency: None,
+        }
     }
 
     fn base() -> Baseline {

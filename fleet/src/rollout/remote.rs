@@ -2,7 +2,7 @@
 //! status through `collect`, and single agent commands (`confirm`,
 //! `rollback`, `lease release`) on fresh connections.
 
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use futures::StreamExt;
 use schedfleet_proto::AGENT_LINK;
@@ -56,9 +56,18 @@ impl HostOps for SshOps {
         }
     }
 
-    async fn statuses(&self, hosts: &[&HostSpec]) -> Vec<Collected> {
+    async fn statuses(&self, hosts: &[&HostSpec], latency_window: Option<Duration>) -> Vec<Collected> {
         let plain: Vec<_> = hosts.iter().map(|s| &s.host).collect();
-        match collect::collect(&plain, &self.collect).await {
+        let mut opts = self.collect.clone();
+        if let Some(w) = latency_window {
+            // The options carry `--latency-window 0`: replace its value.
+            let ms = w.as_millis().max(1).to_string();
+            match opts.status_args.iter().position(|a| a == "--latency-window") {
+                Some(i) if i + 1 < opts.status_args.len() => opts.status_args[i + 1] = ms,
+                _ => opts.status_args.extend(["--latency-window".to_owned(), ms]),
+            }
+        }
+        match collect::collect(&plain, &opts).await {
             Ok(answers) => answers,
             Err(e) => hosts
                 .iter()

@@ -20,6 +20,7 @@ use super::waves;
 use crate::collect::{Collected, Reach};
 use crate::config::{DesiredState, HostSpec, OnFailure};
 use crate::deploy::{HostReport, Outcome};
+use crate::health::{self, Histogram, Verdict};
 use crate::state::journal::{Action, Event, EventOutcome, Journal};
 
 /// What the rollout needs from hosts; the real one speaks SSH to agents.
@@ -27,8 +28,9 @@ use crate::state::journal::{Action, Event, EventOutcome, Journal};
 pub trait HostOps {
     /// Activates the wave's hosts two-phase (push as needed); one report per host, in order.
     async fn activate(&self, wave: &[&HostSpec]) -> Vec<HostReport>;
-    /// Status reports (with probes), one per host, in order.
-    async fn statuses(&self, hosts: &[&HostSpec]) -> Vec<Collected>;
+    /// Status reports (with probes, and wake-up latency measured over
+    /// `latency_window` when given), one per host, in order.
+    async fn statuses(&self, hosts: &[&HostSpec], latency_window: Option<Duration>) -> Vec<Collected>;
     /// Confirms the host's pending activation; `Err` says why not (such as a fallback).
     async fn confirm(&self, host: &HostSpec) -> Result<(), String>;
     /// Back to the host's previous confirmed scheduler.
@@ -155,6 +157,13 @@ fn event(
     }
 }
 
+/// The latency histogram in a status report (empty when there is none).
+fn histogram(answer: &Collected) -> Histogram {
+    let buckets =
+        answer.status.as_ref().and_then(|s| s.latency.as_ref()).map(|l| l.buckets.clone()).unwrap_or_default();
+    Histogram { buckets }
+}
+
 /// Runs the rollout of `desired` over the hosts of `to_change` (names; the
 /// others are reported unchanged).
 pub async fn rollout<O: HostOps>(
@@ -207,6 +216,18 @@ pub async fn rollout<O: HostOps>(
         let (mut gate_failures, mut host_failures) = (0usize, 0usize);
         let mut baking: Vec<(&HostSpec, Baseline)> = Vec::new();
 
+        // Wake-up latency just before the switch: each host's own baseline.
+        let latency = desired.fleet.health.latency.as_ref();
+        let window = latency.map(|l| l.window.0);
+        let mut baselines: BTreeMap<String, Histogram> = BTreeMap::new();
+        if window.is_some() {
+            for answer in ops.statuses(&hosts, window).await {
+                baselines.insert(answer.host.clone(), histogram(&answer));
+            }
+        }
+        let mut observed: BTreeMap<String, Histogram> = BTreeMap::new();
+        let mut controls = Histogram::default();
+
         for (spec, report) in hosts.iter().zip(ops.activate(&hosts).await) {
             let r = results.get_mut(&spec.host.name).expect("every host has a result");
             r.wave = w;
@@ -248,11 +269,43 @@ pub async fn rollout<O: HostOps>(
                 break;
             }
             let pending: Vec<&HostSpec> = baking.iter().map(|(s, _)| *s).collect();
-            let answers = ops.statuses(&pending).await;
+            // Hosts of later waves, still on the old scheduler, are the controls.
+            let control_hosts: Vec<&HostSpec> = if window.is_some() {
+                desired
+                    .hosts
+                    .iter()
+                    .filter(|s| {
+                        results.get(&s.host.name).is_some_and(|r| r.state == HostState::NotStarted && r.wave.is_none())
+                    })
+                    .collect()
+            } else {
+                Vec::new()
+            };
+            let mut asked = pending.clone();
+            asked.extend(control_hosts.iter().copied());
+            let mut answers = ops.statuses(&asked, window).await;
+            for control in answers.split_off(pending.len()) {
+                controls.merge(&histogram(&control));
+            }
             let mut still = Vec::new();
             for ((spec, base), answer) in baking.into_iter().zip(answers) {
+                observed.entry(spec.host.name.clone()).or_default().merge(&histogram(&answer));
                 let verdict = match (&answer.reach, &answer.status) {
-                    (Reach::Ok, Some(status)) => gate::evaluate(&base, status, &desired.fleet.health),
+                    (Reach::Ok, Some(status)) => {
+                        let mut verdict = gate::evaluate(&base, status, &desired.fleet.health);
+                        if let (true, Some(l)) = (verdict.ok, latency) {
+                            let own = baselines.get(&spec.host.name).cloned().unwrap_or_default();
+                            let controls: Vec<Histogram> =
+                                if controls.samples() > 0 { vec![controls.clone()] } else { Vec::new() };
+                            let judged = health::judge(&observed[&spec.host.name], &own, &controls, &l.policy);
+                            verdict.values["latency"] = serde_json::to_value(&judged).unwrap_or_default();
+                            if matches!(judged, Verdict::Fail { .. }) {
+                                verdict.ok = false;
+                                verdict.reason = Some(format!("wake-up latency regressed: {judged}"));
+                            }
+                        }
+                        verdict
+                    }
                     _ => GateReport {
                         ok: false,
                         reason: Some(format!(
@@ -472,8 +525,11 @@ pub(crate) mod tests {
         broken: BTreeSet<String>,
         /// Hosts whose scheduler the kernel ejects during the bake (their watchdog falls back).
         ejects: BTreeSet<String>,
+        /// Hosts whose wake-up latency doubles once they run the new scheduler.
+        slow: BTreeSet<String>,
         log: RefCell<Vec<String>>,
         polls: RefCell<usize>,
+        activated: RefCell<BTreeSet<String>>,
     }
 
     impl FakeFleet {
@@ -501,6 +557,7 @@ pub(crate) mod tests {
                 .map(|s| {
                     let name = &s.host.name;
                     self.log.borrow_mut().push(format!("activate {name}"));
+                    self.activated.borrow_mut().insert(name.clone());
                     let broken = self.broken.contains(name);
                     HostReport {
                         host: name.clone(),
@@ -517,7 +574,7 @@ pub(crate) mod tests {
                 .collect()
         }
 
-        async fn statuses(&self, hosts: &[&HostSpec]) -> Vec<Collected> {
+        async fn statuses(&self, hosts: &[&HostSpec], _window: Option<Duration>) -> Vec<Collected> {
             *self.polls.borrow_mut() += 1;
             hosts
                 .iter()
@@ -533,6 +590,19 @@ pub(crate) mod tests {
                         status.kernel.state = "disabled".into();
                         status.kernel_agrees = false;
                     }
+                    // 1,000 wake-ups spread over 100..1,000 us; twice that on a slow, switched host.
+                    let factor = if self.slow.contains(&s.host.name) && self.activated.borrow().contains(&s.host.name) {
+                        2
+                    } else {
+                        1
+                    };
+                    let buckets: Vec<(u64, u64)> = (1..=10).map(|i| (i * 100 * factor, 100)).collect();
+                    status.latency = Some(
+                        serde_json::from_value(serde_json::json!({
+                            "window_ms": 1000, "samples": 1000, "buckets": buckets
+                        }))
+                        .expect("a latency report parses"),
+                    );
                     Collected {
                         host: s.host.name.clone(),
                         reach: Reach::Ok,
@@ -666,6 +736,33 @@ pub(crate) mod tests {
         let (report, _) = run(&d, &fleet, false).await;
         let halt = report.halted.expect("two failures are over the total budget");
         assert_eq!((halt.wave, halt.kind), (1, HaltKind::Hosts));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_latency_regression_fails_the_canary_against_baseline_and_controls() {
+        let mut d = desired(3, vec![HostCount::Count(1), HostCount::Percent(100)], OnFailure::Rollback);
+        d.fleet.health.latency = Some(crate::config::LatencyGate {
+            window: Span(Duration::from_secs(1)),
+            policy: crate::health::CanaryPolicy::default(),
+        });
+        let fleet = FakeFleet { slow: ["h01".to_owned()].into(), ..Default::default() };
+        let (report, events) = run(&d, &fleet, false).await;
+        let gates: Vec<_> =
+            events.iter().filter(|e| e.action == Action::Gate).map(|e| e.values["latency"].to_string()).collect();
+        let halt = report.halted.clone().unwrap_or_else(|| panic!("the slow canary halts the rollout: {gates:?}"));
+        assert_eq!((halt.wave, halt.kind), (0, HaltKind::Gate));
+        assert!(
+            report.hosts[0].message.as_deref().unwrap().contains("wake-up latency regressed"),
+            "{:?}",
+            report.hosts[0]
+        );
+        let gate = events.iter().find(|e| e.action == Action::Gate && e.outcome == EventOutcome::Failed).unwrap();
+        assert_eq!(gate.values["latency"]["verdict"], "fail", "{}", gate.values);
+
+        // The same latency without the switch making it worse passes.
+        let fleet = FakeFleet::default();
+        let (report, _) = run(&d, &fleet, false).await;
+        assert!(report.halted.is_none(), "{:?}", report.halted);
     }
 
     #[tokio::test(start_paused = true)]
