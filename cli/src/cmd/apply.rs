@@ -16,6 +16,9 @@ use schedfleet_fleet::BadInput;
 use crate::args::ApplyArgs;
 use crate::exit;
 
+/// How long an SSH connection to a host may take to come up.
+pub(super) const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
 pub fn run(args: ApplyArgs) -> Result<u8> {
     let desired = super::load_desired(&args.repo, args.hosts.limit.as_deref())?;
     if desired.hosts.is_empty() {
@@ -27,18 +30,16 @@ pub fn run(args: ApplyArgs) -> Result<u8> {
         eprintln!("aborted; nothing was changed");
         return Ok(exit::OK);
     }
-    let connect_timeout = Duration::from_secs(10);
-    let runtime = super::runtime()?;
     if args.dry_run {
         let opts = ApplyOptions {
             agent,
             parallel: usize::from(args.hosts.parallel),
             dry_run: true,
-            connect_timeout,
+            connect_timeout: CONNECT_TIMEOUT,
             confirm: None,
             lease_owner: None,
         };
-        let report = runtime.block_on(deploy::apply(&desired, &opts))?;
+        let report = super::runtime()?.block_on(deploy::apply(&desired, &opts))?;
         if args.json {
             println!("{}", serde_json::to_string_pretty(&report)?);
         } else {
@@ -46,21 +47,31 @@ pub fn run(args: ApplyArgs) -> Result<u8> {
         }
         return Ok(if report.failures() > 0 { exit::HOSTS_FAILED } else { exit::OK });
     }
+    run_rollout(&desired, &args.repo, agent, args.hosts.parallel, args.resume, args.json)
+}
+
+/// Rolls `desired` out in waves and prints the result; shared by `apply`
+/// and `rollback --to`.
+pub(super) fn run_rollout(
+    desired: &config::DesiredState,
+    repo: &crate::args::RepoArgs,
+    agent: Artifact,
+    parallel: u16,
+    resume: bool,
+    json: bool,
+) -> Result<u8> {
     let opts = RolloutOptions {
         agent,
-        parallel: usize::from(args.hosts.parallel),
-        connect_timeout,
-        fleet_key: super::fleet_key(&args.repo)?,
-        resume: args.resume,
+        parallel: usize::from(parallel),
+        connect_timeout: CONNECT_TIMEOUT,
+        fleet_key: super::fleet_key(repo)?,
+        resume,
         poll: Duration::from_secs(2),
     };
-    let report = runtime.block_on(rollout::start(
-        &desired,
-        &opts,
-        Arc::new(AtomicBool::new(false)),
-        &*crate::progress::for_stderr(),
-    ))?;
-    if args.json {
+    let progress = crate::progress::for_stderr();
+    let report =
+        super::runtime()?.block_on(rollout::start(desired, &opts, Arc::new(AtomicBool::new(false)), &*progress))?;
+    if json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {
         super::rollout_table(&report);

@@ -3,19 +3,16 @@
 //! with waves and gates), `--default` (emergency: the kernel's default
 //! scheduler everywhere at once).
 
-use std::sync::atomic::AtomicBool;
-use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use anyhow::Result;
-use schedfleet_fleet::rollout::{self, RolloutOptions, Undo, UndoOutcome};
+use schedfleet_fleet::rollout::{self, Undo, UndoOutcome};
 use schedfleet_fleet::BadInput;
 
 use crate::args::{RepoArgs, RollbackArgs};
 use crate::exit;
 
 pub fn run(args: RollbackArgs) -> Result<u8> {
-    let connect_timeout = Duration::from_secs(10);
     if let Some(rev) = &args.to {
         let repo = RepoArgs { repo: args.repo.repo.clone(), rev: rev.clone(), inventory: args.repo.inventory.clone() };
         let desired = super::load_desired(&repo, args.hosts.limit.as_deref())?;
@@ -24,26 +21,7 @@ pub fn run(args: RollbackArgs) -> Result<u8> {
             eprintln!("aborted; nothing was changed");
             return Ok(exit::OK);
         }
-        let opts = RolloutOptions {
-            agent,
-            parallel: usize::from(args.hosts.parallel),
-            connect_timeout,
-            fleet_key: super::fleet_key(&repo)?,
-            resume: false,
-            poll: Duration::from_secs(2),
-        };
-        let report = super::runtime()?.block_on(rollout::start(
-            &desired,
-            &opts,
-            Arc::new(AtomicBool::new(false)),
-            &*crate::progress::for_stderr(),
-        ))?;
-        if args.json {
-            println!("{}", serde_json::to_string_pretty(&report)?);
-        } else {
-            super::rollout_table(&report);
-        }
-        return Ok(super::rollout_exit_code(&report));
+        return super::apply::run_rollout(&desired, &repo, agent, args.hosts.parallel, false, args.json);
     }
     let how = if args.default { Undo::Default } else { Undo::Previous };
     let desired = super::load_desired(&args.repo, args.hosts.limit.as_deref())?;
@@ -52,8 +30,12 @@ pub fn run(args: RollbackArgs) -> Result<u8> {
     }
     let hosts: Vec<_> = desired.hosts.iter().map(|s| &s.host).collect();
     let started = Instant::now();
-    let results =
-        super::runtime()?.block_on(rollout::undo(&hosts, how, usize::from(args.hosts.parallel), connect_timeout))?;
+    let results = super::runtime()?.block_on(rollout::undo(
+        &hosts,
+        how,
+        usize::from(args.hosts.parallel),
+        super::apply::CONNECT_TIMEOUT,
+    ))?;
     let wall = started.elapsed();
     if args.json {
         println!("{}", serde_json::to_string_pretty(&results)?);
