@@ -35,7 +35,7 @@ impl Default for CollectOptions {
             host_timeout: Duration::from_secs(60),
             // No latency window: `plan` and `drift` need what runs, not how it
             // performs, and a window costs a second per host.
-            status_args: vec!["--latency-window".into(), "0".into()],
+            status_args: status_args(Duration::ZERO, None),
         }
     }
 }
@@ -61,6 +61,16 @@ impl Reach {
             Reach::Invalid => "invalid",
         }
     }
+}
+
+/// Arguments of `schedfleet-agent status`: measure wake-up latency for
+/// `latency_window` (zero: not at all) and run these probes (`--probes` JSON).
+pub fn status_args(latency_window: Duration, probes_json: Option<&str>) -> Vec<String> {
+    let mut args = vec!["--latency-window".to_owned(), latency_window.as_millis().to_string()];
+    if let Some(p) = probes_json {
+        args.extend(["--probes".to_owned(), p.to_owned()]);
+    }
+    args
 }
 
 /// What one host said.

@@ -12,11 +12,8 @@ use crate::exit;
 pub fn run(args: StatusArgs) -> Result<u8> {
     let desired = super::load_desired(&args.repo, args.hosts.limit.as_deref())?;
     let hosts: Vec<_> = desired.hosts.iter().map(|s| &s.host).collect();
-    let mut status_args = vec!["--latency-window".to_owned(), args.latency_window.as_millis().to_string()];
-    let probes: Vec<_> = desired.fleet.health.probes.iter().map(|p| p.to_spec()).collect();
-    if !probes.is_empty() {
-        status_args.extend(["--probes".to_owned(), serde_json::to_string(&probes)?]);
-    }
+    let probes = desired.fleet.health.probes_json();
+    let status_args = collect::status_args(args.latency_window, probes.as_deref());
     let opts = CollectOptions { parallel: usize::from(args.hosts.parallel), status_args, ..CollectOptions::default() };
     let answers = super::runtime()?.block_on(collect::collect(&hosts, &opts))?;
     let now = super::now_secs();

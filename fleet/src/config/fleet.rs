@@ -178,6 +178,14 @@ pub struct Probe {
     pub timeout: Span,
 }
 
+impl HealthGates {
+    /// The probes as the agent's `--probes` JSON; `None` when there are none.
+    pub fn probes_json(&self) -> Option<String> {
+        let specs: Vec<_> = self.probes.iter().map(Probe::to_spec).collect();
+        (!specs.is_empty()).then(|| serde_json::to_string(&specs).expect("probe specs always serialize"))
+    }
+}
+
 impl Probe {
     /// The probe as the agent takes it (`--probes`).
     pub fn to_spec(&self) -> schedfleet_proto::ProbeSpec {

@@ -73,6 +73,13 @@ pub async fn apply_hosts(specs: &[&HostSpec], commit: &str, opts: &ApplyOptions)
         .collect()
         .await;
     let order: Vec<&str> = specs.iter().map(|s| s.host.name.as_str()).collect();
-    hosts.sort_by_key(|h| order.iter().position(|n| *n == h.host));
+    in_order(&mut hosts, &order, |h| &h.host);
     Ok(hosts)
+}
+
+/// Sorts per-host results (which parallel work returns in completion
+/// order) into the order of `order`, the hosts' names.
+pub(crate) fn in_order<T>(items: &mut [T], order: &[&str], name: impl Fn(&T) -> &str) {
+    let rank: std::collections::HashMap<&str, usize> = order.iter().enumerate().map(|(i, n)| (*n, i)).collect();
+    items.sort_by_key(|item| rank.get(name(item)).copied().unwrap_or(usize::MAX));
 }

@@ -60,12 +60,8 @@ impl HostOps for SshOps {
         let plain: Vec<_> = hosts.iter().map(|s| &s.host).collect();
         let mut opts = self.collect.clone();
         if let Some(w) = latency_window {
-            // The options carry `--latency-window 0`: replace its value.
-            let ms = w.as_millis().max(1).to_string();
-            match opts.status_args.iter().position(|a| a == "--latency-window") {
-                Some(i) if i + 1 < opts.status_args.len() => opts.status_args[i + 1] = ms,
-                _ => opts.status_args.extend(["--latency-window".to_owned(), ms]),
-            }
+            let probes = self.apply.confirm.as_ref().and_then(|c| c.probes_json.as_deref());
+            opts.status_args = collect::status_args(w, probes);
         }
         match collect::collect(&plain, &opts).await {
             Ok(answers) => answers,

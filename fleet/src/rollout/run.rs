@@ -137,24 +137,16 @@ pub struct RolloutTiming {
     pub poll: Duration,
 }
 
+/// A journal event of this run with its wave, host and words.
 fn event(
-    commit: &str,
+    journal: &Journal,
     wave: Option<usize>,
     host: Option<&str>,
     action: Action,
     outcome: EventOutcome,
     detail: String,
 ) -> Event {
-    Event {
-        at: std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64),
-        commit: commit.to_owned(),
-        wave,
-        host: host.map(str::to_owned),
-        action,
-        outcome,
-        detail,
-        values: serde_json::Value::Null,
-    }
+    Event { wave, host: host.map(str::to_owned), detail, ..journal.event(action, outcome) }
 }
 
 /// The latency histogram in a status report (empty when there is none).
@@ -235,7 +227,7 @@ pub async fn rollout<O: HostOps>(
             r.message = report.message.clone();
             let outcome = if report.outcome.is_failure() { EventOutcome::Failed } else { EventOutcome::Ok };
             journal.append(&event(
-                commit,
+                journal,
                 w,
                 Some(&spec.host.name),
                 Action::Activate,
@@ -317,7 +309,7 @@ pub async fn rollout<O: HostOps>(
                     },
                 };
                 let mut ev = event(
-                    commit,
+                    journal,
                     w,
                     Some(&spec.host.name),
                     Action::Gate,
@@ -336,7 +328,7 @@ pub async fn rollout<O: HostOps>(
                     // (events, probes seen by us, reload): take it back now.
                     let back = ops.rollback(spec).await;
                     journal.append(&event(
-                        commit,
+                        journal,
                         w,
                         Some(&spec.host.name),
                         Action::Fallback,
@@ -345,7 +337,7 @@ pub async fn rollout<O: HostOps>(
                     ))?;
                 } else {
                     journal.append(&event(
-                        commit,
+                        journal,
                         w,
                         Some(&spec.host.name),
                         Action::Fallback,
@@ -382,7 +374,7 @@ pub async fn rollout<O: HostOps>(
                     }
                 });
                 journal.append(&event(
-                    commit,
+                    journal,
                     w,
                     Some(&spec.host.name),
                     Action::Interrupted,
@@ -402,7 +394,7 @@ pub async fn rollout<O: HostOps>(
             let confirmed = ops.confirm(spec).await;
             let r = results.get_mut(&spec.host.name).expect("every host has a result");
             journal.append(&event(
-                commit,
+                journal,
                 w,
                 Some(&spec.host.name),
                 Action::Confirm,
@@ -426,7 +418,7 @@ pub async fn rollout<O: HostOps>(
         let wave_failed = gate_failures + host_failures;
         failed_total += wave_failed;
         journal.append(&event(
-            commit,
+            journal,
             w,
             None,
             Action::WaveDone,
@@ -453,7 +445,7 @@ pub async fn rollout<O: HostOps>(
 
     if let Some(h) = &halted {
         journal.append(&event(
-            commit,
+            journal,
             Some(h.wave),
             None,
             Action::RunHalted,
@@ -468,7 +460,7 @@ pub async fn rollout<O: HostOps>(
                 }
                 let back = ops.rollback(spec).await;
                 journal.append(&event(
-                    commit,
+                    journal,
                     r.wave,
                     Some(&spec.host.name),
                     Action::Rollback,
@@ -486,7 +478,7 @@ pub async fn rollout<O: HostOps>(
         }
     } else {
         journal.append(&event(
-            commit,
+            journal,
             None,
             None,
             Action::RunDone,
@@ -498,7 +490,7 @@ pub async fn rollout<O: HostOps>(
     progress.done();
     let order: Vec<&str> = desired.hosts.iter().map(|s| s.host.name.as_str()).collect();
     let mut hosts: Vec<HostResult> = results.into_values().collect();
-    hosts.sort_by_key(|h| order.iter().position(|n| *n == h.host));
+    crate::deploy::in_order(&mut hosts, &order, |h| &h.host);
     Ok(RolloutReport {
         commit: commit.to_owned(),
         run_id: journal.run_id().to_owned(),

@@ -58,12 +58,8 @@ pub async fn start(
     let to_change: Vec<String> =
         planned.hosts.iter().filter(|h| h.action != Some(Action::None)).map(|h| h.host.clone()).collect();
 
-    let probes: Vec<_> = desired.fleet.health.probes.iter().map(|p| p.to_spec()).collect();
-    let probes_json = (!probes.is_empty()).then(|| serde_json::to_string(&probes)).transpose()?;
-    let mut status_args = vec!["--latency-window".to_owned(), "0".to_owned()];
-    if let Some(p) = &probes_json {
-        status_args.extend(["--probes".to_owned(), p.clone()]);
-    }
+    let probes_json = desired.fleet.health.probes_json();
+    let status_args = crate::collect::status_args(Duration::ZERO, probes_json.as_deref());
     let ops = SshOps {
         commit: desired.commit.clone(),
         apply: ApplyOptions {

@@ -78,7 +78,7 @@ pub async fn undo(hosts: &[&Host], how: Undo, parallel: usize, connect_timeout: 
         .collect()
         .await;
     let order: Vec<&str> = hosts.iter().map(|h| h.name.as_str()).collect();
-    results.sort_by_key(|r| order.iter().position(|n| *n == r.host));
+    crate::deploy::in_order(&mut results, &order, |r| &r.host);
     Ok(results)
 }
 
