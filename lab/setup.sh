@@ -6,7 +6,9 @@
 #   lab/setup.sh            # packages + kernel + test tools
 #   lab/setup.sh packages   # Debian packages only
 #   lab/setup.sh kernel     # kernel only
-#   lab/setup.sh tools      # promtool (checks drift's Prometheus output in tests)
+#   lab/setup.sh tools      # promtool (checks drift's Prometheus output in tests) and
+#                           # ansible-core in a virtualenv (the oracle of inventory tests and
+#                           # the baseline of bench/fleet)
 #
 # The kernel lands in ${SCHEDFLEET_CACHE:-$HOME/.cache/schedfleet}/kernel/<release>/
 # (vmlinuz, config, modules) with a `current` symlink that `schedfleet lab up` reads.
@@ -152,10 +154,34 @@ tools() {
     log "promtool cached in $CACHE/tools"
 }
 
+# ansible-core from PyPI in a virtualenv of the cache, never on the machine's
+# own Python. Pinned, so inventory tests and benchmarks compare against one
+# Ansible; `$CACHE/tools/ansible/bin/ansible*` is what they run.
+ANSIBLE_CORE_VERSION="${SCHEDFLEET_ANSIBLE_CORE_VERSION:-2.19.14}"
+ansible() {
+    local venv="$CACHE/tools/ansible"
+    if [ -x "$venv/bin/ansible-inventory" ] &&
+        [ "$("$venv/bin/python" -c 'import ansible.release as r; print(r.__version__)' 2>/dev/null)" = "$ANSIBLE_CORE_VERSION" ]; then
+        log "ansible-core $ANSIBLE_CORE_VERSION present"
+        return
+    fi
+    command -v python3 >/dev/null || die "python3 is needed for ansible-core (tests and bench/fleet)"
+    # A venv records its own path, so it is made in place; a failed install
+    # leaves no half venv that the check above could take for a good one.
+    rm -rf "$venv"
+    python3 -m venv "$venv" || die "python3 -m venv failed (Debian package python3-venv)"
+    if ! "$venv/bin/pip" install -q --disable-pip-version-check "ansible-core==$ANSIBLE_CORE_VERSION"; then
+        rm -rf "$venv"
+        die "pip install ansible-core==$ANSIBLE_CORE_VERSION failed; check access to PyPI"
+    fi
+    log "ansible-core $ANSIBLE_CORE_VERSION in $venv"
+}
+
 case "${1:-all}" in
     packages) packages ;;
     kernel) kernel ;;
-    tools) tools ;;
-    all) packages; kernel; tools ;;
-    *) die "usage: $0 [packages|kernel|tools|all]" ;;
+    tools) tools; ansible ;;
+    ansible) ansible ;;
+    all) packages; kernel; tools; ansible ;;
+    *) die "usage: $0 [packages|kernel|tools|ansible|all]" ;;
 esac
