@@ -56,11 +56,13 @@ pub struct StatusArgs {
     pub cgroup: Option<String>,
     /// User probes to run alongside the window (`--probes`, checked here).
     pub probes: Vec<Probe>,
+    /// `--probes` as given (what the controller's `proto::Request` holds).
+    pub probes_json: Option<String>,
 }
 
 impl Default for StatusArgs {
     fn default() -> Self {
-        StatusArgs { latency_window_ms: DEFAULT_LATENCY_WINDOW_MS, cgroup: None, probes: Vec::new() }
+        StatusArgs { latency_window_ms: DEFAULT_LATENCY_WINDOW_MS, cgroup: None, probes: Vec::new(), probes_json: None }
     }
 }
 
@@ -343,7 +345,9 @@ fn parse_status(mut parser: lexopt::Parser) -> Result<Command> {
                     return Err(usage("--probes given twice: give every probe in one JSON list"));
                 }
                 probes_given = true;
-                args.probes = probes(&text(&mut parser)?)?;
+                let json = text(&mut parser)?;
+                args.probes = probes(&json)?;
+                args.probes_json = Some(json);
             }
             other => return Err(usage(other.unexpected())),
         }
@@ -412,7 +416,8 @@ mod tests {
             Command::Status(StatusArgs {
                 latency_window_ms: 0,
                 cgroup: Some("system.slice/x.service".into()),
-                probes: vec![]
+                probes: vec![],
+                probes_json: None,
             })
         );
         assert_eq!(
@@ -573,5 +578,106 @@ mod tests {
         assert_eq!(p(&["explode"]).unwrap_err().kind, ErrorKind::Usage);
         assert_eq!(p(&["facts", "extra"]).unwrap_err().kind, ErrorKind::Usage);
         assert_eq!(p(&[]).unwrap_err().kind, ErrorKind::Usage);
+    }
+}
+
+/// The controller's side of the command line, `proto::Request::args`,
+/// parsed here by the agent's own parser: every request the controller can
+/// send means to the agent what the controller meant.
+#[cfg(test)]
+mod request_round_trip {
+    use schedfleet_proto::{ActivateRequest, ConfirmRequest, Request, StatusRequest};
+
+    use super::*;
+
+    /// What a parsed command says, in the controller's terms.
+    fn as_request(command: Command) -> Request {
+        match command {
+            Command::Version => Request::Version,
+            Command::Facts => Request::Facts,
+            Command::Status(s) => Request::Status(StatusRequest {
+                latency_window_ms: s.latency_window_ms,
+                cgroup: s.cgroup,
+                probes_json: s.probes_json,
+            }),
+            Command::Activate(a) => Request::Activate(ActivateRequest {
+                object: a.object,
+                sha256: a.sha256,
+                params: a.params.into_iter().collect(),
+                commit: a.commit,
+                replace: a.replace,
+                confirm: a.confirm.map(|c| ConfirmRequest {
+                    within_secs: c.within,
+                    watch_interval_ms: Some(c.watch_interval_ms),
+                    probe_interval_ms: Some(c.probe_interval_ms),
+                    probes_json: c.probes_json,
+                }),
+            }),
+            Command::Confirm { artifact } => Request::Confirm { artifact },
+            Command::Rollback => Request::Rollback,
+            Command::Deactivate => Request::Deactivate,
+            Command::LeaseAcquire { owner, ttl } => Request::LeaseAcquire { owner, ttl_secs: ttl },
+            Command::LeaseRelease { owner } => Request::LeaseRelease { owner },
+            Command::StoreHas(digests) => Request::StoreHas { digests },
+            Command::StorePut(digest) => Request::StorePut { digest },
+            Command::Watch(_) => panic!("the controller never sends `watch`"),
+        }
+    }
+
+    fn parsed(r: &Request) -> Request {
+        let argv = std::iter::once("schedfleet-agent".to_owned()).chain(r.args()).map(OsString::from);
+        as_request(parse(argv).unwrap_or_else(|e| panic!("{r:?} does not parse: {}", e.message)))
+    }
+
+    #[test]
+    fn every_request_parses_back_to_itself() {
+        let d = |c: char| c.to_string().repeat(64);
+        let probes = r#"[{"name":"api","http":"http://127.0.0.1:8000/health","timeout_ms":2000}]"#.to_owned();
+        let activate = ActivateRequest {
+            object: format!("/var/lib/schedfleet/store/{}", d('a')),
+            sha256: d('a'),
+            params: vec![("note".into(), "a=b c".into()), ("slice_ns".into(), "20000000".into())],
+            commit: Some("0123abc".into()),
+            replace: true,
+            confirm: Some(ConfirmRequest {
+                within_secs: 120,
+                watch_interval_ms: Some(100),
+                probe_interval_ms: Some(2000),
+                probes_json: Some(probes.clone()),
+            }),
+        };
+        let requests = [
+            Request::Version,
+            Request::Facts,
+            Request::Status(StatusRequest::default()),
+            Request::Status(StatusRequest {
+                latency_window_ms: 1500,
+                cgroup: Some("/system.slice".into()),
+                probes_json: Some(probes.clone()),
+            }),
+            Request::Activate(activate.clone()),
+            Request::Activate(ActivateRequest { confirm: None, commit: None, replace: false, ..activate }),
+            Request::Confirm { artifact: d('b') },
+            Request::Rollback,
+            Request::Deactivate,
+            Request::LeaseAcquire { owner: "ops@ctl pid 7 run r1".into(), ttl_secs: 330 },
+            Request::LeaseRelease { owner: "ops@ctl pid 7 run r1".into() },
+            Request::StoreHas { digests: vec![d('c'), d('d')] },
+            Request::StorePut { digest: d('e') },
+        ];
+        for r in &requests {
+            assert_eq!(&parsed(r), r);
+        }
+    }
+
+    #[test]
+    fn a_status_request_never_falls_back_to_the_default_window() {
+        let Command::Status(s) = parse(
+            std::iter::once("a".to_owned()).chain(Request::Status(StatusRequest::default()).args()).map(OsString::from),
+        )
+        .unwrap() else {
+            panic!("not a status command")
+        };
+        assert_eq!(s.latency_window_ms, 0);
     }
 }

@@ -1,42 +1,36 @@
 //! Asking hosts what they run, read-only and in parallel: the agent's
-//! status report and facts, for `plan`, `status` and `drift`. Nothing is
-//! pushed and nothing is changed; a host without an agent is reported as
-//! such. Every host gets a deadline, so one hung host cannot hold up a cron
-//! job.
+//! status report and facts, for `plan`, `status`, `drift` and the
+//! rollout's bakes. Nothing is pushed and nothing is changed; a host without
+//! an agent is reported as such. Every host gets a deadline, so one hung
+//! host cannot hold up a cron job. Hosts are reached through a
+//! [`Pool`], so a run that collects again (every bake poll) reuses its
+//! sessions.
 
-use std::collections::BTreeMap;
 use std::time::Duration;
 
-use anyhow::Result;
 use futures::StreamExt;
-use schedfleet_proto::{Facts, Status, AGENT_LINK};
+use schedfleet_proto::{ErrorKind, Facts, Status, StatusRequest};
 use serde::Serialize;
 
-use crate::config::{Host, SshTarget};
-use crate::deploy::{preflight, RemoteAgent};
+use crate::config::Host;
+use crate::host::{self, AgentOnHost, HostError, Pool, Transport};
 use crate::state::FactsCache;
-use crate::transport::{self, ControlDir, HostSession};
 
 #[derive(Debug, Clone)]
 pub struct CollectOptions {
-    pub parallel: usize,
-    pub connect_timeout: Duration,
     /// The whole visit of one host, connection included.
     pub host_timeout: Duration,
-    /// Extra arguments for `schedfleet-agent status`.
-    pub status_args: Vec<String>,
+    /// What `status` is asked for. The default measures no latency:
+    /// `plan` and `drift` need what runs, not how it performs, and a window
+    /// costs its length on every host.
+    pub status: StatusRequest,
+    /// Also ask for the host's facts.
+    pub facts: bool,
 }
 
 impl Default for CollectOptions {
     fn default() -> Self {
-        CollectOptions {
-            parallel: 32,
-            connect_timeout: Duration::from_secs(10),
-            host_timeout: Duration::from_secs(60),
-            // No latency window: `plan` and `drift` need what runs, not how it
-            // performs, and a window costs a second per host.
-            status_args: status_args(Duration::ZERO, None),
-        }
+        CollectOptions { host_timeout: Duration::from_secs(60), status: StatusRequest::default(), facts: true }
     }
 }
 
@@ -49,6 +43,8 @@ pub enum Reach {
     Refused,
     /// The host's parameters do not render or check with its facts.
     Invalid,
+    /// The host's agent answered with an error (see `error_kind`).
+    AgentError,
 }
 
 impl Reach {
@@ -59,18 +55,9 @@ impl Reach {
             Reach::Unreachable => "unreachable",
             Reach::Refused => "refused",
             Reach::Invalid => "invalid",
+            Reach::AgentError => "agent_error",
         }
     }
-}
-
-/// Arguments of `schedfleet-agent status`: measure wake-up latency for
-/// `latency_window` (zero: not at all) and run these probes (`--probes` JSON).
-pub fn status_args(latency_window: Duration, probes_json: Option<&str>) -> Vec<String> {
-    let mut args = vec!["--latency-window".to_owned(), latency_window.as_millis().to_string()];
-    if let Some(p) = probes_json {
-        args.extend(["--probes".to_owned(), p.to_owned()]);
-    }
-    args
 }
 
 /// What one host said.
@@ -81,6 +68,9 @@ pub struct Collected {
     /// Why the host could not be asked.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// With [`Reach::AgentError`]: the agent's error kind.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error_kind: Option<ErrorKind>,
     /// `None` when the host has no agent yet (or could not be asked).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub status: Option<Status>,
@@ -88,75 +78,96 @@ pub struct Collected {
     pub facts: Option<Facts>,
 }
 
+impl Collected {
+    pub fn failed(host: &str, e: &HostError) -> Collected {
+        let reach = if e.agent_kind().is_some() { Reach::AgentError } else { Reach::Unreachable };
+        Collected {
+            host: host.to_owned(),
+            reach,
+            error: Some(e.to_string()),
+            error_kind: e.agent_kind(),
+            status: None,
+            facts: None,
+        }
+    }
+
+    fn refused(host: &str, why: String) -> Collected {
+        Collected {
+            host: host.to_owned(),
+            reach: Reach::Refused,
+            error: Some(why),
+            error_kind: None,
+            status: None,
+            facts: None,
+        }
+    }
+}
+
 /// Visits `hosts` and returns their answers in the order given.
-pub async fn collect(hosts: &[&Host], opts: &CollectOptions) -> Result<Vec<Collected>> {
-    let targets = transport::targets::resolve(hosts.iter().copied())?;
-    let control = ControlDir::new()?;
-    let control = &control;
-    let mut answers: BTreeMap<String, Collected> = futures::stream::iter(hosts.iter())
-        .map(|host| {
-            let target = targets.get(&host.name).cloned();
-            async move {
-                let visit = visit(&host.name, target, opts, control);
-                let answer = match tokio::time::timeout(opts.host_timeout, visit).await {
-                    Ok(a) => a,
-                    Err(_) => {
-                        failed(&host.name, Reach::Unreachable, format!("no answer within {:?}", opts.host_timeout))
-                    }
-                };
-                (host.name.clone(), answer)
-            }
-        })
-        .buffer_unordered(opts.parallel.max(1))
-        .collect()
-        .await;
+pub async fn collect<T: Transport>(pool: &Pool<T>, hosts: &[&Host], opts: &CollectOptions) -> Vec<Collected> {
+    let names: Vec<&str> = hosts.iter().map(|h| h.name.as_str()).collect();
+    let answers = collect_names(pool, &names, opts).await;
     let cache = FactsCache::open();
-    Ok(hosts
-        .iter()
-        .map(|h| {
-            let a = answers.remove(&h.name).expect("every host answers");
-            if let Some(f) = &a.facts {
-                cache.put(&h.name, f);
+    for a in &answers {
+        if let Some(f) = &a.facts {
+            cache.put(&a.host, f);
+        }
+    }
+    answers
+}
+
+/// [`collect`] by host name, without touching the facts cache (the
+/// rollout's bake polls, which ask for no facts).
+pub async fn collect_names<T: Transport>(pool: &Pool<T>, hosts: &[&str], opts: &CollectOptions) -> Vec<Collected> {
+    // `buffered`, not `buffer_unordered`: answers come back in the order
+    // asked. No more visits start than the pool admits at once, so a host's
+    // deadline does not run while it waits for its turn.
+    futures::stream::iter(hosts.iter())
+        .map(|host| async move {
+            match tokio::time::timeout(opts.host_timeout, visit(pool, host, opts)).await {
+                Ok(answer) => answer,
+                Err(_) => Collected::failed(
+                    host,
+                    &HostError::unreachable(host, format!("no answer within {:?}", opts.host_timeout)),
+                ),
             }
-            a
         })
-        .collect())
+        .buffered(pool.parallel())
+        .collect()
+        .await
 }
 
-fn failed(host: &str, reach: Reach, error: String) -> Collected {
-    Collected { host: host.to_owned(), reach, error: Some(error), status: None, facts: None }
+async fn visit<T: Transport>(pool: &Pool<T>, host: &str, opts: &CollectOptions) -> Collected {
+    match ask(pool, host, opts).await {
+        Ok(answer) => answer,
+        Err(e) => Collected::failed(host, &e),
+    }
 }
 
-async fn visit(host: &str, target: Option<SshTarget>, opts: &CollectOptions, control: &ControlDir) -> Collected {
-    let Some(target) = target else {
-        return failed(host, Reach::Unreachable, "lab host is not running; start it with `schedfleet lab up`".into());
+async fn ask<T: Transport>(pool: &Pool<T>, host: &str, opts: &CollectOptions) -> Result<Collected, HostError> {
+    let v = pool.visit(host).await?;
+    let probe = host::probe(&v, None).await?;
+    if probe.sched_ext_state.is_none() {
+        return Ok(Collected::refused(host, format!("kernel `{}` has no sched_ext", probe.kernel_release)));
+    }
+    let mut answer =
+        Collected { host: host.to_owned(), reach: Reach::Ok, error: None, error_kind: None, status: None, facts: None };
+    let path = match probe.linked {
+        AgentOnHost::Absent => return Ok(answer),
+        AgentOnHost::Corrupt { path, got } => {
+            // Never run it; `apply` replaces it.
+            answer.error = Some(format!(
+                "the agent at `{path}` does not match its digest (sha256 {}); it is not run",
+                got.as_deref().unwrap_or("unreadable")
+            ));
+            return Ok(answer);
+        }
+        AgentOnHost::Verified(path) => path,
     };
-    let session = match HostSession::connect(host, &target, control, opts.connect_timeout).await {
-        Ok(s) => s,
-        Err(e) => return failed(host, Reach::Unreachable, e.to_string()),
-    };
-    let answer = ask(&session, opts).await;
-    session.close().await;
-    match answer {
-        Ok((status, facts)) => Collected { host: host.to_owned(), reach: Reach::Ok, error: None, status, facts },
-        Err((reach, why)) => failed(host, reach, why),
+    let agent = v.agent(path);
+    answer.status = Some(agent.status(opts.status.clone()).await?);
+    if opts.facts {
+        answer.facts = Some(agent.facts().await?);
     }
-}
-
-type Answer = (Option<Status>, Option<Facts>);
-
-async fn ask(s: &HostSession, opts: &CollectOptions) -> Result<Answer, (Reach, String)> {
-    let pre = preflight(s).await.map_err(|e| (Reach::Unreachable, e.to_string()))?;
-    if pre.sched_ext_state.is_none() {
-        return Err((Reach::Refused, format!("kernel `{}` has no sched_ext", pre.kernel_release)));
-    }
-    let has_agent = s.run("test", &["-x", AGENT_LINK]).await.map_err(|e| (Reach::Unreachable, e.to_string()))?;
-    if !has_agent.success() {
-        return Ok((None, None));
-    }
-    let agent = RemoteAgent::new(s, AGENT_LINK.to_owned());
-    let args: Vec<&str> = opts.status_args.iter().map(String::as_str).collect();
-    let status = agent.status_with(&args).await.map_err(|e| (Reach::Unreachable, e.to_string()))?;
-    let facts = agent.facts().await.map_err(|e| (Reach::Unreachable, e.to_string()))?;
-    Ok((Some(status), Some(facts)))
+    Ok(answer)
 }

@@ -1,7 +1,8 @@
 //! Wire types between the schedfleet controller and its host agent.
 //!
-//! This crate owns the JSON documents the agent prints on stdout and the
-//! controller parses, plus the few constants both sides must agree on (where
+//! This crate owns the commands the controller sends ([`Request`], turned
+//! into the agent's arguments in one place), the JSON documents the agent
+//! prints on stdout and the controller parses, plus the few constants both sides must agree on (where
 //! the agent keeps its store and state on a host). It owns no behaviour: no
 //! I/O, no parsing of kernel files, no transport. Both `schedfleet-agent` and
 //! `schedfleet-fleet` depend on it; it depends on nothing of theirs.
@@ -9,9 +10,13 @@
 //! Every document carries [`SCHEMA_VERSION`]; fields are only ever added, so a
 //! newer controller can read an older agent and the other way round.
 
+mod request;
+
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
+
+pub use request::{ActivateRequest, ConfirmRequest, Request, StatusRequest};
 
 /// Version of the documents in this crate. Bumped only on incompatible change.
 pub const SCHEMA_VERSION: u32 = 1;

@@ -8,9 +8,10 @@ use std::time::Duration;
 
 use anyhow::{Context, Result};
 use schedfleet_fleet::artifact::{self, Artifact};
+use schedfleet_fleet::collect::CollectOptions;
 use schedfleet_fleet::config;
-use schedfleet_fleet::deploy::{self, ApplyOptions, ApplyReport};
-use schedfleet_fleet::rollout::{self, RolloutOptions};
+use schedfleet_fleet::plan;
+use schedfleet_fleet::rollout::{self, DryRunReport, RolloutOptions};
 use schedfleet_fleet::BadInput;
 
 use crate::args::ApplyArgs;
@@ -31,15 +32,12 @@ pub fn run(args: ApplyArgs) -> Result<u8> {
         return Ok(exit::OK);
     }
     if args.dry_run {
-        let opts = ApplyOptions {
-            agent,
-            parallel: usize::from(args.hosts.parallel),
-            dry_run: true,
-            connect_timeout: CONNECT_TIMEOUT,
-            confirm: None,
-            lease_owner: None,
-        };
-        let report = super::runtime()?.block_on(deploy::apply(&desired, &opts))?;
+        // The plan's decision in the rollout's shape: no second path.
+        let opts = CollectOptions::default();
+        let planned = super::on_hosts(&desired, args.hosts.parallel, CONNECT_TIMEOUT, async |pool| {
+            plan::plan(pool, &desired, &opts).await
+        })?;
+        let report = rollout::dry_run(&desired, &planned);
         if args.json {
             println!("{}", serde_json::to_string_pretty(&report)?);
         } else {
@@ -114,24 +112,26 @@ pub(super) fn confirm(desired: &config::DesiredState) -> Result<bool> {
     Ok(matches!(line.trim(), "y" | "Y" | "yes"))
 }
 
-fn print_dry_run(report: &ApplyReport) {
-    println!("{:<20} {:<12} {:<14} {:<13} {:>8}  DETAIL", "HOST", "OUTCOME", "SCHEDULER", "ARTIFACT", "TIME");
+fn print_dry_run(report: &DryRunReport) {
+    println!("{:<20} {:<5} {:<13} {:<14} {:<13} DETAIL", "HOST", "WAVE", "STATE", "SCHEDULER", "ARTIFACT");
     for h in &report.hosts {
-        let outcome = h.outcome.as_str();
-        let detail = match (&h.message, h.bytes_sent) {
-            (Some(m), _) => m.clone(),
-            (None, 0) => "nothing sent".to_owned(),
-            (None, n) => format!("sent {n} bytes"),
-        };
+        let wave = h.wave.map_or("-".to_owned(), |w| (w + 1).to_string());
         println!(
-            "{:<20} {:<12} {:<14} {:<13} {:>7.1}s  {}",
+            "{:<20} {:<5} {:<13} {:<14} {:<13} {}",
             h.host,
-            outcome,
+            wave,
+            h.state,
             h.scheduler,
             &h.artifact[..12],
-            h.elapsed_ms as f64 / 1000.0,
-            detail
+            h.reason
         );
     }
-    eprintln!("commit {}: {} host(s), {} failed", &report.commit[..12], report.hosts.len(), report.failures());
+    eprintln!(
+        "commit {}: {} host(s) in {} wave(s), {} would change, {} cannot be planned; nothing was changed",
+        &report.commit[..12],
+        report.hosts.len(),
+        report.waves.len(),
+        report.changes(),
+        report.failures()
+    );
 }

@@ -21,13 +21,11 @@ pub fn run(args: DriftArgs) -> Result<u8> {
     if let Some(j) = args.jitter {
         std::thread::sleep(j.mul_f64(pseudo_random_fraction()));
     }
-    let opts = CollectOptions {
-        parallel: usize::from(args.hosts.parallel),
-        host_timeout: args.host_timeout,
-        connect_timeout: args.host_timeout.min(std::time::Duration::from_secs(10)),
-        ..CollectOptions::default()
-    };
-    let planned = super::runtime()?.block_on(plan::plan(&desired, &opts))?;
+    let opts = CollectOptions { host_timeout: args.host_timeout, ..CollectOptions::default() };
+    let connect_timeout = args.host_timeout.min(super::apply::CONNECT_TIMEOUT);
+    let planned = super::on_hosts(&desired, args.hosts.parallel, connect_timeout, async |pool| {
+        plan::plan(pool, &desired, &opts).await
+    })?;
     let report = DriftReport::from_plan(&planned, env!("CARGO_PKG_VERSION"), super::now_secs());
     let drifted = report.drifted(args.strict);
     let code = if report.unreachable() > max_unreachable.of(report.hosts.len()) {

@@ -113,3 +113,23 @@ pub fn now_secs() -> u64 {
 pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
     Ok(tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?)
 }
+
+/// Runs `work` over one pool of host sessions for the hosts of `desired`
+/// (one SSH connection per host for the whole command), then closes it.
+pub fn on_hosts<R>(
+    desired: &schedfleet_fleet::config::DesiredState,
+    parallel: u16,
+    connect_timeout: std::time::Duration,
+    work: impl AsyncFnOnce(&schedfleet_fleet::host::SshPool) -> R,
+) -> anyhow::Result<R> {
+    runtime()?.block_on(async {
+        let pool = schedfleet_fleet::host::ssh_pool(
+            desired.hosts.iter().map(|s| &s.host),
+            usize::from(parallel),
+            connect_timeout,
+        )?;
+        let result = work(&pool).await;
+        pool.close().await;
+        Ok(result)
+    })
+}

@@ -11,8 +11,10 @@ use crate::exit;
 
 pub fn run(args: PlanArgs) -> Result<u8> {
     let desired = super::load_desired(&args.repo, args.hosts.limit.as_deref())?;
-    let opts = CollectOptions { parallel: usize::from(args.hosts.parallel), ..CollectOptions::default() };
-    let report = super::runtime()?.block_on(plan::plan(&desired, &opts))?;
+    let opts = CollectOptions::default();
+    let report = super::on_hosts(&desired, args.hosts.parallel, super::apply::CONNECT_TIMEOUT, async |pool| {
+        plan::plan(pool, &desired, &opts).await
+    })?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {

@@ -30,12 +30,9 @@ pub fn run(args: RollbackArgs) -> Result<u8> {
     }
     let hosts: Vec<_> = desired.hosts.iter().map(|s| &s.host).collect();
     let started = Instant::now();
-    let results = super::runtime()?.block_on(rollout::undo(
-        &hosts,
-        how,
-        usize::from(args.hosts.parallel),
-        super::apply::CONNECT_TIMEOUT,
-    ))?;
+    let results = super::on_hosts(&desired, args.hosts.parallel, super::apply::CONNECT_TIMEOUT, async |pool| {
+        rollout::undo(pool, &hosts, how).await
+    })?;
     let wall = started.elapsed();
     if args.json {
         println!("{}", serde_json::to_string_pretty(&results)?);

@@ -5,6 +5,7 @@
 use anyhow::Result;
 use schedfleet_fleet::collect::{self, CollectOptions, Collected, Reach};
 use schedfleet_fleet::state::history;
+use schedfleet_proto::StatusRequest;
 
 use crate::args::StatusArgs;
 use crate::exit;
@@ -13,9 +14,12 @@ pub fn run(args: StatusArgs) -> Result<u8> {
     let desired = super::load_desired(&args.repo, args.hosts.limit.as_deref())?;
     let hosts: Vec<_> = desired.hosts.iter().map(|s| &s.host).collect();
     let probes = desired.fleet.health.probes_json();
-    let status_args = collect::status_args(args.latency_window, probes.as_deref());
-    let opts = CollectOptions { parallel: usize::from(args.hosts.parallel), status_args, ..CollectOptions::default() };
-    let answers = super::runtime()?.block_on(collect::collect(&hosts, &opts))?;
+    let status =
+        StatusRequest { latency_window_ms: args.latency_window.as_millis() as u64, cgroup: None, probes_json: probes };
+    let opts = CollectOptions { status, ..CollectOptions::default() };
+    let answers = super::on_hosts(&desired, args.hosts.parallel, super::apply::CONNECT_TIMEOUT, async |pool| {
+        collect::collect(pool, &hosts, &opts).await
+    })?;
     let now = super::now_secs();
     if let Err(e) = history::append(now, answers.iter().map(|a| (a.host.as_str(), a))) {
         eprintln!("note: status history not written: {e}");

@@ -1,41 +1,31 @@
 //! Deployment: bringing hosts to their [`HostPlan`](crate::config::HostPlan).
 //!
-//! `apply` works on hosts in parallel with a bound. Per host (`host.rs`):
-//! connect with strict host keys, check the kernel has sched_ext before
-//! pushing anything, push the agent and the scheduler object only when the
-//! host's content-addressed store lacks their digest (`push.rs`), ask the
-//! agent what runs (`agent.rs`), activate when it differs. A failure on one
-//! host is recorded in its [`HostReport`] and the others go on; the caller
-//! decides the exit code from the reports. Waves, gates and rollback build
-//! on this path.
+//! Per host (`host.rs`), over the run's session of that host: check the
+//! kernel has sched_ext and which agent the store holds (one round trip),
+//! install the agent only when the store lacks a verified copy, render the
+//! parameters with the host's facts, ask the agent what runs and stop when
+//! it is the desired state, take the host lease, push the scheduler object
+//! only when the store lacks it, activate. A failure on one host is recorded
+//! in its [`HostReport`] and the others go on; the rollout decides from the
+//! reports.
 
-mod agent;
 mod host;
-mod push;
 mod report;
 
 use std::time::Duration;
 
-use anyhow::Result;
 use futures::StreamExt;
 
-pub use agent::RemoteAgent;
-pub use push::{preflight, Preflight};
-pub use report::{ApplyReport, HostReport, Outcome};
+pub use report::{HostReport, Outcome};
 
 use crate::artifact::Artifact;
-use crate::config::{DesiredState, HostSpec, Templates};
-use crate::transport::{self, ControlDir};
+use crate::config::{HostSpec, Templates};
+use crate::host::{Pool, Transport};
 
 #[derive(Debug, Clone)]
 pub struct ApplyOptions {
     /// The static agent binary pushed to hosts.
     pub agent: Artifact,
-    /// Hosts worked on at once.
-    pub parallel: usize,
-    /// Connect and compare only.
-    pub dry_run: bool,
-    pub connect_timeout: Duration,
     /// Two-phase activation: the host reverts by itself unless confirmed in time.
     pub confirm: Option<ConfirmMode>,
     /// Take this host lease before changing a host (and keep it: the rollout releases it).
@@ -51,30 +41,21 @@ pub struct ConfirmMode {
     pub probes_json: Option<String>,
 }
 
-/// Applies `desired` to all its hosts at once and reports per host.
-pub async fn apply(desired: &DesiredState, opts: &ApplyOptions) -> Result<ApplyReport> {
-    let specs: Vec<&HostSpec> = desired.hosts.iter().collect();
-    let hosts = apply_hosts(&specs, &desired.commit, opts).await?;
-    Ok(ApplyReport { commit: desired.commit.clone(), hosts })
-}
-
-/// Applies the given hosts (one wave, or all) in parallel; reports in the given order.
-pub async fn apply_hosts(specs: &[&HostSpec], commit: &str, opts: &ApplyOptions) -> Result<Vec<HostReport>> {
-    let targets = transport::targets::resolve(specs.iter().map(|s| &s.host))?;
-    let control = ControlDir::new()?;
+/// Applies the given hosts (one wave) in parallel within the pool's bound;
+/// reports in the given order.
+pub async fn apply_hosts<T: Transport>(
+    pool: &Pool<T>,
+    specs: &[&HostSpec],
+    commit: &str,
+    opts: &ApplyOptions,
+) -> Vec<HostReport> {
     let templates = Templates::default();
-    let (control, templates) = (&control, &templates);
-    let mut hosts: Vec<HostReport> = futures::stream::iter(specs.iter())
-        .map(|spec| {
-            let target = targets.get(&spec.host.name).cloned();
-            async move { host::apply_one(spec, target, commit, opts, control, templates).await }
-        })
-        .buffer_unordered(opts.parallel.max(1))
+    let templates = &templates;
+    futures::stream::iter(specs.iter())
+        .map(|spec| host::apply_one(pool, spec, commit, opts, templates))
+        .buffered(pool.parallel())
         .collect()
-        .await;
-    let order: Vec<&str> = specs.iter().map(|s| s.host.name.as_str()).collect();
-    in_order(&mut hosts, &order, |h| &h.host);
-    Ok(hosts)
+        .await
 }
 
 /// Sorts per-host results (which parallel work returns in completion

@@ -9,8 +9,6 @@ pub enum Outcome {
     Changed,
     /// The host already ran exactly the desired state.
     Unchanged,
-    /// Dry run: the host differs and would be changed.
-    WouldChange,
     /// The host cannot run the desired state (no sched_ext, ...); nothing was pushed.
     Refused,
     /// The host could not be reached; nothing was changed.
@@ -25,7 +23,6 @@ impl Outcome {
         match self {
             Outcome::Changed => "changed",
             Outcome::Unchanged => "unchanged",
-            Outcome::WouldChange => "would_change",
             Outcome::Refused => "refused",
             Outcome::Unreachable => "unreachable",
             Outcome::Failed => "failed",
@@ -45,26 +42,36 @@ pub struct HostReport {
     pub outcome: Outcome,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
+    /// With [`Outcome::Failed`] by the agent's refusal: its error kind.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error_kind: Option<schedfleet_proto::ErrorKind>,
     /// Artifact bytes sent to the host in this run (agent included).
     pub bytes_sent: u64,
     /// Milliseconds the agent took from open to `enabled`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub load_ms: Option<u64>,
-    /// What the kernel said right after activation: the baseline of the
-    /// health gates (`enable_seq`, event counters).
+    /// What the agent and the kernel said right after activation: the
+    /// baseline of the health gates (`enable_seq`, event counters, and the
+    /// host's own clock at the switch).
     #[serde(skip)]
-    pub activated: Option<schedfleet_proto::KernelSchedExt>,
+    pub activated: Option<schedfleet_proto::Activated>,
     pub elapsed_ms: u64,
 }
 
-#[derive(Debug, Clone, Serialize)]
-pub struct ApplyReport {
-    pub commit: String,
-    pub hosts: Vec<HostReport>,
-}
-
-impl ApplyReport {
-    pub fn failures(&self) -> usize {
-        self.hosts.iter().filter(|h| h.outcome.is_failure()).count()
+impl HostReport {
+    /// The report of a host not yet (or not at all) worked on.
+    pub fn new(spec: &crate::config::HostSpec) -> HostReport {
+        HostReport {
+            host: spec.host.name.clone(),
+            scheduler: spec.scheduler.clone(),
+            artifact: spec.artifact.digest.to_string(),
+            outcome: Outcome::Failed,
+            message: None,
+            error_kind: None,
+            bytes_sent: 0,
+            load_ms: None,
+            activated: None,
+            elapsed_ms: 0,
+        }
     }
 }

@@ -1,6 +1,7 @@
 //! Drift: where the hosts differ from the repository, by kind, for cron
 //! jobs and alerts. Built on [`crate::plan`]: a host has drifted exactly
-//! when `apply` would change it, and the kinds say why.
+//! when the plan's decision says `apply` would change it (the verdict is
+//! that decision, never derived again here), and the kinds say why.
 //!
 //! Kinds are hard (`agent_missing`, `scheduler`, `artifact`, `params`,
 //! `kernel_disagrees`: the host does not run what the repository says) or
@@ -13,7 +14,7 @@
 use serde::Serialize;
 
 use crate::collect::Reach;
-use crate::plan::{HostDiff, PlanReport};
+use crate::plan::{Action, HostDiff, PlanReport};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -66,6 +67,9 @@ pub struct DriftItem {
 pub struct HostDrift {
     pub host: String,
     pub reach: Reach,
+    /// The plan's decision for the host (`None` when it could not be planned).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub action: Option<Action>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
     pub drift: Vec<DriftItem>,
@@ -76,8 +80,11 @@ impl HostDrift {
         self.drift.iter().any(|d| d.kind == kind)
     }
 
+    /// Hard drift is the plan's verdict: `apply` would change the host.
+    /// Soft kinds count only when `strict`.
     pub fn drifted(&self, strict: bool) -> bool {
-        self.drift.iter().any(|d| strict || d.kind.is_hard())
+        let apply_would_change = self.action.is_some_and(|a| a != Action::None);
+        apply_would_change || (strict && self.drift.iter().any(|d| !d.kind.is_hard()))
     }
 }
 
@@ -144,7 +151,13 @@ fn host_drift(h: &HostDiff, commit: &str, agent_version: &str) -> HostDrift {
             }
         }
     }
-    HostDrift { host: h.host.clone(), reach: h.reach, error: (h.reach != Reach::Ok).then(|| h.reason.clone()), drift }
+    HostDrift {
+        host: h.host.clone(),
+        reach: h.reach,
+        action: h.action,
+        error: (h.reach != Reach::Ok).then(|| h.reason.clone()),
+        drift,
+    }
 }
 
 #[cfg(test)]
@@ -198,6 +211,20 @@ mod tests {
         );
         let soft = host_drift(&diff(Some(current(Some(&a), &[("slice_ns", "3")], true, "c0"))), "c1", "0.1.0");
         assert!(!soft.drifted(false) && soft.drifted(true));
+    }
+
+    #[test]
+    fn the_verdict_is_the_plans_decision() {
+        let a = "a".repeat(64);
+        let mut d = diff(Some(current(Some(&a), &[("slice_ns", "4")], true, "c1")));
+        d.action = Some(Action::Reconfigure);
+        assert!(host_drift(&d, "c1", "0.1.0").drifted(false));
+        // Whatever the kinds would say, a host the plan leaves alone has not drifted.
+        d.action = Some(Action::None);
+        assert!(!host_drift(&d, "c1", "0.1.0").drifted(false));
+        d.action = None;
+        d.reach = Reach::Unreachable;
+        assert!(!host_drift(&d, "c1", "0.1.0").drifted(true));
     }
 
     #[test]

@@ -145,6 +145,19 @@ pub fn previous_port(vm: &VmPaths) -> Option<u16> {
     read_port(vm).ok()
 }
 
+impl LabHost {
+    /// Where the controller reaches this VM over SSH.
+    pub fn ssh_target(&self) -> crate::config::SshTarget {
+        crate::config::SshTarget {
+            address: self.address.clone(),
+            port: self.port,
+            user: self.user.clone(),
+            identity_file: Some(self.identity_file.clone()),
+            known_hosts_file: Some(self.known_hosts_file.clone()),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -215,3 +228,4 @@ mod tests {
         );
     }
 }
+

@@ -3,13 +3,13 @@
 
 use std::collections::BTreeMap;
 
-use anyhow::Result;
 use schedfleet_proto::Facts;
 use serde::Serialize;
 
 use super::diff::{decide, Action, Current};
 use crate::collect::{self, CollectOptions, Collected, Reach};
 use crate::config::{placeholder_facts, DesiredState, HostSpec, Templates};
+use crate::host::{Pool, Transport};
 use crate::state::FactsCache;
 
 /// Where the facts used for rendering came from.
@@ -56,14 +56,15 @@ impl PlanReport {
     }
 }
 
-pub async fn plan(desired: &DesiredState, opts: &CollectOptions) -> Result<PlanReport> {
+/// Plans every host of `desired`, visiting them through `pool`.
+pub async fn plan<T: Transport>(pool: &Pool<T>, desired: &DesiredState, opts: &CollectOptions) -> PlanReport {
     let hosts: Vec<_> = desired.hosts.iter().map(|s| &s.host).collect();
-    let answers = collect::collect(&hosts, opts).await?;
+    let answers = collect::collect(pool, &hosts, opts).await;
     let templates = Templates::default();
     let cache = FactsCache::open();
     let hosts =
         desired.hosts.iter().zip(answers).map(|(spec, answer)| diff_one(spec, answer, &templates, &cache)).collect();
-    Ok(PlanReport { commit: desired.commit.clone(), hosts })
+    PlanReport { commit: desired.commit.clone(), hosts }
 }
 
 fn diff_one(spec: &HostSpec, answer: Collected, templates: &Templates, cache: &FactsCache) -> HostDiff {

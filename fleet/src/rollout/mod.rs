@@ -5,10 +5,12 @@
 //!
 //! `waves` cuts the hosts into waves, `gate` judges one host's status during
 //! its bake, `run` is the rollout itself over [`HostOps`] (tested with
-//! paused time and a fleet in memory), `remote` is [`HostOps`] over SSH,
-//! `start` ties in the lock, the journal, the plan and Ctrl-C, and `undo`
-//! is the all-at-once `rollback --previous` / `--default`.
+//! paused time and a fleet in memory), `remote` is [`HostOps`] over the run's pool,
+//! `start` ties in the lock, the journal, the plan, the run's pool of host
+//! sessions and Ctrl-C, `undo` is the all-at-once `rollback --previous` /
+//! `--default`, and `dry_run` shows the rollout `apply` would start.
 
+mod dry_run;
 mod gate;
 mod remote;
 mod run;
@@ -16,6 +18,7 @@ mod start;
 mod undo;
 mod waves;
 
+pub use dry_run::{dry_run, DryRunHost, DryRunReport};
 pub use gate::{evaluate, Baseline, GateReport};
 pub use run::{
     rollout, Halt, HaltKind, HostOps, HostResult, HostState, NoProgress, Progress, RolloutReport, RolloutTiming,

@@ -1,102 +1,101 @@
-//! The rollout's [`HostOps`] over SSH: activation through the deploy path,
-//! status through `collect`, and single agent commands (`confirm`,
-//! `rollback`, `lease release`) on fresh connections.
+//! The rollout's [`HostOps`] over the run's [`Pool`]: activation through the
+//! deploy path, status through `collect`, and single agent commands
+//! (`confirm`, `rollback`, `lease release`), every one over the session the
+//! run already holds for the host.
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use futures::StreamExt;
-use schedfleet_proto::AGENT_LINK;
+use schedfleet_proto::{StatusRequest, AGENT_LINK};
 
 use super::run::HostOps;
 use crate::collect::{self, CollectOptions, Collected};
 use crate::config::HostSpec;
-use crate::deploy::{self, ApplyOptions, HostReport, RemoteAgent};
-use crate::transport::{self, ControlDir, HostSession};
+use crate::deploy::{self, ApplyOptions, HostReport};
+use crate::host::{AgentOnHost, HostError, Pool, Transport};
 
-pub struct SshOps {
+pub struct PoolOps<'p, T: Transport> {
+    pub pool: &'p Pool<T>,
     pub commit: String,
     pub apply: ApplyOptions,
     pub collect: CollectOptions,
     pub owner: String,
 }
 
-impl SshOps {
-    /// Runs one agent command on `host` over a new connection.
-    async fn agent(&self, host: &HostSpec, args: &[&str]) -> Result<serde_json::Value, String> {
-        let targets = transport::targets::resolve([&host.host]).map_err(|e| format!("{e:#}"))?;
-        let target = targets.get(&host.host.name).ok_or("lab host is not running")?;
-        let control = ControlDir::new().map_err(|e| e.to_string())?;
-        let session = HostSession::connect(&host.host.name, target, &control, self.apply.connect_timeout)
-            .await
-            .map_err(|e| e.to_string())?;
-        let result = RemoteAgent::new(&session, AGENT_LINK.to_owned()).raw(args).await.map_err(|e| e.to_string());
-        session.close().await;
-        result
+impl<T: Transport> PoolOps<'_, T> {
+    /// Runs one agent command on `host` through the agent the host verified.
+    async fn with_agent<R>(
+        &self,
+        host: &str,
+        call: impl AsyncFnOnce(crate::host::AgentClient<'_, '_, T>) -> Result<R, HostError>,
+    ) -> Result<R, HostError> {
+        let v = self.pool.visit(host).await?;
+        if let Some(path) = v.known_agent() {
+            return call(v.agent(path)).await;
+        }
+        // The agent this run pushed, when the store holds it verified; the
+        // linked one otherwise (a host of an earlier run).
+        let probe = crate::host::probe(&v, Some(&self.apply.agent)).await?;
+        let path = if probe.has_wanted {
+            crate::host::agent_path(&self.apply.agent)
+        } else {
+            match probe.linked {
+                AgentOnHost::Verified(p) => p,
+                AgentOnHost::Absent => return Err(no_agent(host, AGENT_LINK)),
+                AgentOnHost::Corrupt { path, .. } => return Err(no_agent(host, &path)),
+            }
+        };
+        call(v.agent(path)).await
     }
 }
 
-impl HostOps for SshOps {
+fn no_agent(host: &str, path: &str) -> HostError {
+    HostError::Step {
+        host: host.to_owned(),
+        step: "find the agent".into(),
+        code: None,
+        stderr: format!("no verified agent at `{path}`"),
+    }
+}
+
+impl<T: Transport> HostOps for PoolOps<'_, T> {
     async fn activate(&self, wave: &[&HostSpec]) -> Vec<HostReport> {
-        match deploy::apply_hosts(wave, &self.commit, &self.apply).await {
-            Ok(reports) => reports,
-            Err(e) => wave
-                .iter()
-                .map(|s| HostReport {
-                    host: s.host.name.clone(),
-                    scheduler: s.scheduler.clone(),
-                    artifact: s.artifact.digest.to_string(),
-                    outcome: deploy::Outcome::Failed,
-                    message: Some(format!("{e:#}")),
-                    bytes_sent: 0,
-                    load_ms: None,
-                    activated: None,
-                    elapsed_ms: 0,
-                })
-                .collect(),
-        }
+        deploy::apply_hosts(self.pool, wave, &self.commit, &self.apply).await
     }
 
     async fn statuses(&self, hosts: &[&HostSpec], latency_window: Option<Duration>) -> Vec<Collected> {
-        let plain: Vec<_> = hosts.iter().map(|s| &s.host).collect();
+        let names: Vec<&str> = hosts.iter().map(|s| s.host.name.as_str()).collect();
         let mut opts = self.collect.clone();
+        opts.facts = false;
         if let Some(w) = latency_window {
-            let probes = self.apply.confirm.as_ref().and_then(|c| c.probes_json.as_deref());
-            opts.status_args = collect::status_args(w, probes);
+            opts.status = StatusRequest { latency_window_ms: w.as_millis() as u64, ..opts.status };
         }
-        match collect::collect(&plain, &opts).await {
-            Ok(answers) => answers,
-            Err(e) => hosts
-                .iter()
-                .map(|s| Collected {
-                    host: s.host.name.clone(),
-                    reach: collect::Reach::Unreachable,
-                    error: Some(format!("{e:#}")),
-                    status: None,
-                    facts: None,
-                })
-                .collect(),
-        }
+        collect::collect_names(self.pool, &names, &opts).await
     }
 
-    async fn confirm(&self, host: &HostSpec) -> Result<(), String> {
-        self.agent(host, &["confirm", "--artifact", host.artifact.digest.as_str()]).await.map(drop)
+    async fn confirm(&self, hosts: &[&HostSpec]) -> Vec<Result<(), HostError>> {
+        futures::stream::iter(hosts.iter())
+            .map(|h| async move {
+                let artifact = h.artifact.digest.as_str();
+                self.with_agent(&h.host.name, async |a| a.confirm(artifact).await.map(drop)).await
+            })
+            .buffered(self.pool.parallel())
+            .collect()
+            .await
     }
 
-    async fn rollback(&self, host: &HostSpec) -> Result<(), String> {
-        self.agent(host, &["rollback"]).await.map(drop)
+    async fn rollback(&self, host: &HostSpec) -> Result<(), HostError> {
+        self.with_agent(&host.host.name, async |a| a.rollback().await.map(drop)).await
     }
 
     async fn release(&self, hosts: &[&HostSpec]) {
         futures::stream::iter(hosts.iter())
-            .for_each_concurrent(self.apply.parallel.max(1), |h| async move {
-                if let Err(e) = self.agent(h, &["lease", "release", "--owner", &self.owner]).await {
+            .for_each_concurrent(self.pool.parallel(), |h| async move {
+                let owner = self.owner.as_str();
+                if let Err(e) = self.with_agent(&h.host.name, async |a| a.lease_release(owner).await.map(drop)).await {
                     tracing::warn!(host = %h.host.name, error = %e, "cannot release the host lease");
                 }
             })
             .await;
-    }
-
-    fn now(&self) -> u64 {
-        SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
     }
 }

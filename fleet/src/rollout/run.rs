@@ -21,6 +21,7 @@ use crate::collect::{Collected, Reach};
 use crate::config::{DesiredState, HostSpec, OnFailure};
 use crate::deploy::{HostReport, Outcome};
 use crate::health::{self, Histogram, Verdict};
+use crate::host::HostError;
 use crate::state::journal::{Action, Event, EventOutcome, Journal};
 
 /// What the rollout needs from hosts; the real one speaks SSH to agents.
@@ -31,14 +32,24 @@ pub trait HostOps {
     /// Status reports (with probes, and wake-up latency measured over
     /// `latency_window` when given), one per host, in order.
     async fn statuses(&self, hosts: &[&HostSpec], latency_window: Option<Duration>) -> Vec<Collected>;
-    /// Confirms the host's pending activation; `Err` says why not (such as a fallback).
-    async fn confirm(&self, host: &HostSpec) -> Result<(), String>;
+    /// Confirms the pending activations of these hosts (in parallel), one
+    /// result per host, in order. An error says why not: the host's agent
+    /// reverted it (`reverted`), refused otherwise, or the host could not
+    /// be reached.
+    async fn confirm(&self, hosts: &[&HostSpec]) -> Vec<Result<(), HostError>>;
     /// Back to the host's previous confirmed scheduler.
-    async fn rollback(&self, host: &HostSpec) -> Result<(), String>;
+    async fn rollback(&self, host: &HostSpec) -> Result<(), HostError>;
     /// Releases the host leases taken by `activate`.
     async fn release(&self, hosts: &[&HostSpec]);
-    /// Seconds since the Unix epoch, as the hosts' clocks see it.
-    fn now(&self) -> u64;
+}
+
+/// The journal's word for a failed host step: unreachable is not failed.
+fn outcome_of(e: &HostError) -> EventOutcome {
+    if e.is_unreachable() {
+        EventOutcome::Unreachable
+    } else {
+        EventOutcome::Failed
+    }
 }
 
 /// Where a rollout is, for people watching it (progress bars). Every
@@ -225,7 +236,11 @@ pub async fn rollout<O: HostOps>(
             r.wave = w;
             r.bytes_sent = report.bytes_sent;
             r.message = report.message.clone();
-            let outcome = if report.outcome.is_failure() { EventOutcome::Failed } else { EventOutcome::Ok };
+            let outcome = match report.outcome {
+                Outcome::Unreachable => EventOutcome::Unreachable,
+                o if o.is_failure() => EventOutcome::Failed,
+                _ => EventOutcome::Ok,
+            };
             journal.append(&event(
                 journal,
                 w,
@@ -235,8 +250,10 @@ pub async fn rollout<O: HostOps>(
                 report.message.clone().unwrap_or_else(|| report.outcome.as_str().to_owned()),
             ))?;
             match (report.outcome, report.activated) {
-                (Outcome::Changed, Some(kernel)) => baking
-                    .push((spec, Baseline::new(spec.artifact.digest.as_str(), &kernel, ops.now().saturating_sub(1)))),
+                // The host's own clock at its switch: fallbacks are dated by it too.
+                (Outcome::Changed, Some(a)) => {
+                    baking.push((spec, Baseline::new(spec.artifact.digest.as_str(), &a.kernel, a.active.since)))
+                }
                 (Outcome::Unchanged, _) => {
                     r.state = HostState::Confirmed;
                     progress.host(&r.host, r.state.as_str());
@@ -282,6 +299,27 @@ pub async fn rollout<O: HostOps>(
             let mut still = Vec::new();
             for ((spec, base), answer) in baking.into_iter().zip(answers) {
                 observed.entry(spec.host.name.clone()).or_default().merge(&histogram(&answer));
+                if answer.reach == Reach::Unreachable {
+                    // Lost, not unhealthy: the host reverts by itself at its
+                    // deadline; it counts against the budget as a host failure.
+                    let why = answer.error.clone().unwrap_or_default();
+                    journal.append(&event(
+                        journal,
+                        w,
+                        Some(&spec.host.name),
+                        Action::Gate,
+                        EventOutcome::Unreachable,
+                        format!("no status during the bake: {why}"),
+                    ))?;
+                    let r = results.get_mut(&spec.host.name).expect("every host has a result");
+                    r.state = HostState::FellBack;
+                    r.message = Some(format!(
+                        "no status during the bake ({why}); unconfirmed, the host reverts by itself at its deadline"
+                    ));
+                    progress.host(&r.host, HostState::FellBack.as_str());
+                    host_failures += 1;
+                    continue;
+                }
                 let verdict = match (&answer.reach, &answer.status) {
                     (Reach::Ok, Some(status)) => {
                         let mut verdict = gate::evaluate(&base, status, &desired.fleet.health);
@@ -332,8 +370,8 @@ pub async fn rollout<O: HostOps>(
                         w,
                         Some(&spec.host.name),
                         Action::Fallback,
-                        if back.is_ok() { EventOutcome::Ok } else { EventOutcome::Failed },
-                        back.err().unwrap_or_else(|| "rolled back by the controller".into()),
+                        back.as_ref().err().map_or(EventOutcome::Ok, outcome_of),
+                        back.err().map_or_else(|| "rolled back by the controller".into(), |e| e.to_string()),
                     ))?;
                 } else {
                     journal.append(&event(
@@ -368,7 +406,7 @@ pub async fn rollout<O: HostOps>(
                 r.state = HostState::FellBack;
                 progress.host(&r.host, HostState::FellBack.as_str());
                 r.message = Some(match back {
-                    Ok(()) => "interrupted during the bake; previous scheduler restored".into(),
+                    Ok(()) => "interrupted during the bake; previous scheduler restored".to_owned(),
                     Err(e) => {
                         format!("interrupted during the bake; restoring failed ({e}); the host reverts at its deadline")
                     }
@@ -390,16 +428,18 @@ pub async fn rollout<O: HostOps>(
             break;
         }
 
-        for (spec, _) in &baking {
-            let confirmed = ops.confirm(spec).await;
+        // Every healthy host of the wave is confirmed at once: they share
+        // one deadline, and a wave confirmed host by host could miss it.
+        let to_confirm: Vec<&HostSpec> = baking.iter().map(|(s, _)| *s).collect();
+        for (spec, confirmed) in to_confirm.iter().zip(ops.confirm(&to_confirm).await) {
             let r = results.get_mut(&spec.host.name).expect("every host has a result");
             journal.append(&event(
                 journal,
                 w,
                 Some(&spec.host.name),
                 Action::Confirm,
-                if confirmed.is_ok() { EventOutcome::Ok } else { EventOutcome::Failed },
-                confirmed.clone().err().unwrap_or_else(|| "confirmed".into()),
+                confirmed.as_ref().err().map_or(EventOutcome::Ok, outcome_of),
+                confirmed.as_ref().err().map_or_else(|| "confirmed".into(), |e| e.to_string()),
             ))?;
             match confirmed {
                 Ok(()) => {
@@ -409,8 +449,19 @@ pub async fn rollout<O: HostOps>(
                 Err(e) => {
                     r.state = HostState::FellBack;
                     progress.host(&r.host, HostState::FellBack.as_str());
-                    r.message = Some(e);
-                    gate_failures += 1;
+                    if e.agent_kind() == Some(schedfleet_proto::ErrorKind::Reverted) {
+                        // The host's own watchdog judged it unhealthy: a gate.
+                        r.message = Some(e.to_string());
+                        gate_failures += 1;
+                    } else if e.is_unreachable() {
+                        r.message = Some(format!(
+                            "unreachable at confirm ({e}); unconfirmed, the host reverts by itself at its deadline"
+                        ));
+                        host_failures += 1;
+                    } else {
+                        r.message = Some(e.to_string());
+                        host_failures += 1;
+                    }
                 }
             }
         }
@@ -464,8 +515,8 @@ pub async fn rollout<O: HostOps>(
                     r.wave,
                     Some(&spec.host.name),
                     Action::Rollback,
-                    if back.is_ok() { EventOutcome::Ok } else { EventOutcome::Failed },
-                    back.clone().err().unwrap_or_else(|| "rolled back after the halt".into()),
+                    back.as_ref().err().map_or(EventOutcome::Ok, outcome_of),
+                    back.as_ref().err().map_or_else(|| "rolled back after the halt".into(), |e| e.to_string()),
                 ))?;
                 match back {
                     Ok(()) => {
@@ -519,6 +570,8 @@ pub(crate) mod tests {
         ejects: BTreeSet<String>,
         /// Hosts whose wake-up latency doubles once they run the new scheduler.
         slow: BTreeSet<String>,
+        /// Hosts whose connection drops when they are confirmed.
+        lost_at_confirm: BTreeSet<String>,
         log: RefCell<Vec<String>>,
         polls: RefCell<usize>,
         activated: RefCell<BTreeSet<String>>,
@@ -557,9 +610,16 @@ pub(crate) mod tests {
                         artifact: s.artifact.digest.to_string(),
                         outcome: if broken { Outcome::Unreachable } else { Outcome::Changed },
                         message: broken.then(|| "connection refused".into()),
+                        error_kind: None,
                         bytes_sent: 0,
                         load_ms: None,
-                        activated: (!broken).then(|| kernel(1)),
+                        activated: (!broken).then(|| schedfleet_proto::Activated {
+                            active: active(s.artifact.digest.as_str(), 1),
+                            kernel: kernel(1),
+                            load_ms: 1,
+                            watchdog_pid: None,
+                            deadline: None,
+                        }),
                         elapsed_ms: 0,
                     }
                 })
@@ -599,6 +659,7 @@ pub(crate) mod tests {
                         host: s.host.name.clone(),
                         reach: Reach::Ok,
                         error: None,
+                        error_kind: None,
                         status: Some(status),
                         facts: None,
                     }
@@ -606,40 +667,30 @@ pub(crate) mod tests {
                 .collect()
         }
 
-        async fn confirm(&self, host: &HostSpec) -> Result<(), String> {
-            self.log.borrow_mut().push(format!("confirm {}", host.host.name));
-            Ok(())
+        async fn confirm(&self, hosts: &[&HostSpec]) -> Vec<Result<(), HostError>> {
+            hosts
+                .iter()
+                .map(|h| {
+                    let name = &h.host.name;
+                    if self.lost_at_confirm.contains(name) {
+                        return Err(HostError::unreachable(name, "connection dropped during `confirm`"));
+                    }
+                    self.log.borrow_mut().push(format!("confirm {name}"));
+                    Ok(())
+                })
+                .collect()
         }
 
-        async fn rollback(&self, host: &HostSpec) -> Result<(), String> {
+        async fn rollback(&self, host: &HostSpec) -> Result<(), HostError> {
             self.log.borrow_mut().push(format!("rollback {}", host.host.name));
             Ok(())
         }
 
         async fn release(&self, _hosts: &[&HostSpec]) {}
-
-        fn now(&self) -> u64 {
-            1_000
-        }
     }
 
     fn desired(n: usize, waves: Vec<HostCount>, on_failure: OnFailure) -> DesiredState {
-        let repo = tempfile::tempdir().unwrap();
-        let root = repo.path();
-        std::fs::create_dir_all(root.join("schedulers")).unwrap();
-        let hosts: String = (1..=n).map(|i| format!("  h{i:02}: {{ address: 127.0.0.1 }}\n")).collect();
-        std::fs::write(root.join("inventory.yaml"), format!("hosts:\n{hosts}")).unwrap();
-        std::fs::write(root.join("fleet.yaml"), "assignments:\n  - { hosts: all, scheduler: simple }\n").unwrap();
-        std::fs::write(root.join("schedulers/simple.yaml"), "source: builtin:simple\n").unwrap();
-        for args in [
-            &["init", "-q"][..],
-            &["add", "."],
-            &["-c", "user.name=t", "-c", "user.email=t@t.invalid", "commit", "-qm", "x"],
-        ] {
-            assert!(std::process::Command::new("git").args(args).current_dir(root).status().unwrap().success());
-        }
-        let repo = crate::repo::ConfigRepo::open(root, "HEAD").unwrap();
-        let mut d = crate::config::load(&repo, &Default::default()).unwrap();
+        let mut d = crate::testing::desired(n);
         d.fleet.rollout.waves = waves;
         d.fleet.rollout.bake = Span(Duration::from_secs(60));
         d.fleet.rollout.on_failure = on_failure;
@@ -755,6 +806,23 @@ pub(crate) mod tests {
         let fleet = FakeFleet::default();
         let (report, _) = run(&d, &fleet, false).await;
         assert!(report.halted.is_none(), "{:?}", report.halted);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_host_lost_at_confirm_is_a_host_failure_not_a_gate() {
+        let d = desired(3, vec![HostCount::Count(1), HostCount::Percent(100)], OnFailure::Rollback);
+        let fleet = FakeFleet { lost_at_confirm: ["h01".to_owned()].into(), ..Default::default() };
+        let (report, events) = run(&d, &fleet, false).await;
+        let halt = report.halted.clone().expect("over the budget");
+        assert_eq!((halt.wave, halt.kind), (0, HaltKind::Hosts), "exit 4, not 3");
+        assert!(
+            report.hosts[0].message.as_deref().unwrap().contains("unreachable at confirm"),
+            "{:?}",
+            report.hosts[0]
+        );
+        let confirm = events.iter().find(|e| e.action == Action::Confirm).expect("a confirm event");
+        assert_eq!((confirm.host.as_deref(), confirm.outcome), (Some("h01"), EventOutcome::Unreachable));
+        assert!(events.iter().filter(|e| e.action == Action::Gate).all(|e| e.outcome == EventOutcome::Ok));
     }
 
     #[tokio::test(start_paused = true)]

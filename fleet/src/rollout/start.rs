@@ -1,5 +1,7 @@
 //! Starting a rollout for real: the fleet lock, the journal, the plan that
-//! says which hosts need a change, the SSH host operations, and Ctrl-C.
+//! says which hosts need a change, one pool of host sessions for the whole
+//! run (plan, waves, bakes, confirms, rollbacks, lease releases), and
+//! Ctrl-C.
 
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
@@ -7,12 +9,13 @@ use std::time::Duration;
 
 use anyhow::Result;
 
-use super::remote::SshOps;
+use super::remote::PoolOps;
 use super::run::{self, Progress, RolloutReport, RolloutTiming};
 use crate::artifact::Artifact;
 use crate::collect::CollectOptions;
 use crate::config::DesiredState;
 use crate::deploy::{ApplyOptions, ConfirmMode};
+use crate::host;
 use crate::plan::{self, Action};
 use crate::state::journal::{self, Journal};
 use crate::state::lock::{FleetLock, LockError, Owner};
@@ -52,25 +55,30 @@ pub async fn start(
     // The owner's words already name the run (set just above).
     let owner = lock.owner().to_string();
 
-    let collect =
-        CollectOptions { parallel: opts.parallel, connect_timeout: opts.connect_timeout, ..Default::default() };
-    let planned = plan::plan(desired, &collect).await?;
+    let pool = host::ssh_pool(desired.hosts.iter().map(|s| &s.host), opts.parallel, opts.connect_timeout)?;
+    let planned = plan::plan(&pool, desired, &CollectOptions::default()).await;
+    // Hosts that could not be planned (unreachable, invalid) are tried
+    // too, so they count against the budget; hosts already in their
+    // desired state are not.
     let to_change: Vec<String> =
         planned.hosts.iter().filter(|h| h.action != Some(Action::None)).map(|h| h.host.clone()).collect();
 
     let probes_json = desired.fleet.health.probes_json();
-    let status_args = crate::collect::status_args(Duration::ZERO, probes_json.as_deref());
-    let ops = SshOps {
+    let ops = PoolOps {
+        pool: &pool,
         commit: desired.commit.clone(),
         apply: ApplyOptions {
             agent: opts.agent.clone(),
-            parallel: opts.parallel,
-            dry_run: false,
-            connect_timeout: opts.connect_timeout,
-            confirm: Some(ConfirmMode { within: desired.fleet.rollout.confirm_timeout.0, probes_json }),
+            confirm: Some(ConfirmMode {
+                within: desired.fleet.rollout.confirm_timeout.0,
+                probes_json: probes_json.clone(),
+            }),
             lease_owner: Some(owner.clone()),
         },
-        collect: CollectOptions { status_args, ..collect },
+        collect: CollectOptions {
+            status: schedfleet_proto::StatusRequest { probes_json, ..Default::default() },
+            ..CollectOptions::default()
+        },
         owner,
     };
     let timing = RolloutTiming { poll: opts.poll };
@@ -87,6 +95,9 @@ pub async fn start(
     });
     let report = run::rollout(desired, &to_change, &ops, &journal, &timing, &cancel, progress).await;
     watcher.abort();
+    let connections = pool.connections();
+    tracing::debug!(?connections, "SSH connections per host in this run");
+    pool.close().await;
     drop(lock);
     Ok(report?)
 }

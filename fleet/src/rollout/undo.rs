@@ -3,16 +3,13 @@
 //! does not take the fleet lock (it must work while a stuck rollout holds
 //! it) and asks each host's agent directly.
 
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
-use anyhow::Result;
 use futures::StreamExt;
-use schedfleet_proto::AGENT_LINK;
 use serde::Serialize;
 
 use crate::config::Host;
-use crate::deploy::RemoteAgent;
-use crate::transport::{self, ControlDir, HostSession};
+use crate::host::{AgentOnHost, HostError, Pool, Transport};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -45,61 +42,42 @@ pub struct UndoResult {
     pub elapsed_ms: u64,
 }
 
-pub async fn undo(hosts: &[&Host], how: Undo, parallel: usize, connect_timeout: Duration) -> Result<Vec<UndoResult>> {
-    let targets = transport::targets::resolve(hosts.iter().copied())?;
-    let control = ControlDir::new()?;
-    let control = &control;
-    let mut results: Vec<UndoResult> = futures::stream::iter(hosts.iter())
-        .map(|h| {
-            let target = targets.get(&h.name).cloned();
-            async move {
-                let started = Instant::now();
-                let (outcome, message, kernel_state) = match target {
-                    None => (UndoOutcome::Unreachable, Some("lab host is not running".to_owned()), None),
-                    Some(t) => match HostSession::connect(&h.name, &t, control, connect_timeout).await {
-                        Err(e) => (UndoOutcome::Unreachable, Some(e.to_string()), None),
-                        Ok(s) => {
-                            let r = one(&s, how).await;
-                            s.close().await;
-                            r
-                        }
-                    },
-                };
-                UndoResult {
-                    host: h.name.clone(),
-                    outcome,
-                    message,
-                    kernel_state,
-                    elapsed_ms: started.elapsed().as_millis() as u64,
-                }
+/// Undoes `how` on every host of `pool`'s run at once (within its bound).
+pub async fn undo<T: Transport>(pool: &Pool<T>, hosts: &[&Host], how: Undo) -> Vec<UndoResult> {
+    futures::stream::iter(hosts.iter())
+        .map(|h| async move {
+            let started = Instant::now();
+            let (outcome, message, kernel_state) = match one(pool, &h.name, how).await {
+                Ok(Some(state)) => (UndoOutcome::Done, None, Some(state)),
+                Ok(None) => (UndoOutcome::NothingToUndo, Some("no schedfleet agent on the host".to_owned()), None),
+                Err(e) if e.is_unreachable() => (UndoOutcome::Unreachable, Some(e.to_string()), None),
+                Err(e) => (UndoOutcome::Failed, Some(e.to_string()), None),
+            };
+            UndoResult {
+                host: h.name.clone(),
+                outcome,
+                message,
+                kernel_state,
+                elapsed_ms: started.elapsed().as_millis() as u64,
             }
         })
-        .buffer_unordered(parallel.max(1))
+        .buffered(pool.parallel())
         .collect()
-        .await;
-    let order: Vec<&str> = hosts.iter().map(|h| h.name.as_str()).collect();
-    crate::deploy::in_order(&mut results, &order, |r| &r.host);
-    Ok(results)
+        .await
 }
 
-async fn one(s: &HostSession, how: Undo) -> (UndoOutcome, Option<String>, Option<String>) {
-    match s.run("test", &["-x", AGENT_LINK]).await {
-        Err(e) => return (UndoOutcome::Unreachable, Some(e.to_string()), None),
-        Ok(o) if !o.success() => {
-            return (UndoOutcome::NothingToUndo, Some("no schedfleet agent on the host".into()), None)
-        }
-        Ok(_) => {}
-    }
-    let agent = RemoteAgent::new(s, AGENT_LINK.to_owned());
-    let args: &[&str] = match how {
-        Undo::Previous => &["rollback"],
-        Undo::Default => &["deactivate"],
+/// The kernel's sched_ext state afterwards; `None` when the host has no
+/// agent of ours (a corrupt one is never run: nothing of ours can be undone
+/// with it, and `apply` replaces it).
+async fn one<T: Transport>(pool: &Pool<T>, host: &str, how: Undo) -> Result<Option<String>, HostError> {
+    let v = pool.visit(host).await?;
+    let AgentOnHost::Verified(path) = crate::host::probe(&v, None).await?.linked else {
+        return Ok(None);
     };
-    match agent.raw(args).await {
-        Ok(v) => {
-            let state = v["kernel"]["state"].as_str().map(str::to_owned);
-            (UndoOutcome::Done, None, state)
-        }
-        Err(e) => (UndoOutcome::Failed, Some(e.to_string()), None),
-    }
+    let agent = v.agent(path);
+    let kernel = match how {
+        Undo::Previous => agent.rollback().await?.kernel,
+        Undo::Default => agent.deactivate().await?.kernel,
+    };
+    Ok(Some(kernel.state))
 }

@@ -83,6 +83,9 @@ pub enum EventOutcome {
     Ok,
     Failed,
     Skipped,
+    /// The host could not be reached (apart from a host that was reached
+    /// and failed, such as a failed health gate).
+    Unreachable,
 }
 
 /// An open journal, appending to one run's file.
@@ -273,7 +276,7 @@ pub fn resume_point(events: &[Event]) -> Resume {
                 resume.failed_hosts.remove(host);
                 resume.confirmed_hosts.insert(host.clone());
             }
-            (_, EventOutcome::Failed) => {
+            (_, EventOutcome::Failed | EventOutcome::Unreachable) => {
                 resume.confirmed_hosts.remove(host);
                 resume.failed_hosts.insert(host.clone());
             }

@@ -1,39 +1,20 @@
-//! One SSH connection per host through the `openssh` crate (the system
-//! `ssh` in master mode, commands multiplexed over it).
+//! SSH through the `openssh` crate: the system `ssh` in master mode, one
+//! TCP connection per host, every command multiplexed over it.
 //!
 //! Host keys are never trusted silently: `StrictHostKeyChecking=yes`, so an
-//! unknown or changed key refuses the connection. Remote commands are given
-//! as a program and separate arguments, each quoted by `openssh`; no shell
-//! command is ever assembled from strings.
+//! unknown or changed key refuses the connection, and nothing is ever added
+//! to a known-hosts file. Remote commands are given as a program and
+//! separate arguments, each quoted by `openssh`; no shell command line is
+//! ever assembled from strings.
 
-use openssh::Stdio;
 use std::path::Path;
 use std::time::Duration;
 
-use openssh::{KnownHosts, Session, SessionBuilder};
+use openssh::{KnownHosts, Session, SessionBuilder, Stdio};
 use tokio::io::AsyncWriteExt;
 
+use super::session::{Channel, RemoteOutput, Transport, TransportError};
 use crate::config::SshTarget;
-
-#[derive(Debug, thiserror::Error)]
-pub enum TransportError {
-    #[error("cannot connect to `{host}` ({user}@{address}:{port}): {reason}")]
-    Connect { host: String, user: String, address: String, port: u16, reason: String },
-    #[error("`{program}` on `{host}` failed: {source}")]
-    Command {
-        host: String,
-        program: String,
-        #[source]
-        source: openssh::Error,
-    },
-    #[error("sending data to `{program}` on `{host}` failed: {source}")]
-    Stdin {
-        host: String,
-        program: String,
-        #[source]
-        source: std::io::Error,
-    },
-}
 
 /// A private directory for the SSH control sockets of one run, removed
 /// when dropped. Short path: socket paths are limited to 108 bytes.
@@ -49,28 +30,36 @@ impl ControlDir {
     }
 }
 
-/// What a remote command did.
-#[derive(Debug)]
-pub struct RemoteOutput {
-    /// `None` when the command was killed by a signal.
-    pub code: Option<i32>,
-    pub stdout: Vec<u8>,
-    pub stderr: String,
+/// Connects with the system `ssh`; its control sockets live in one
+/// [`ControlDir`] for the run.
+pub struct Ssh {
+    control: ControlDir,
+    connect_timeout: Duration,
 }
 
-impl RemoteOutput {
-    pub fn success(&self) -> bool {
-        self.code == Some(0)
+impl Ssh {
+    pub fn new(connect_timeout: Duration) -> std::io::Result<Ssh> {
+        Ok(Ssh { control: ControlDir::new()?, connect_timeout })
     }
 }
 
+/// One host's multiplexed SSH connection.
 pub struct HostSession {
     host: String,
     session: Session,
 }
 
+impl Transport for Ssh {
+    type Session = HostSession;
+
+    async fn connect(&self, host: &str, target: &SshTarget) -> Result<HostSession, TransportError> {
+        HostSession::connect(host, target, &self.control, self.connect_timeout).await
+    }
+}
+
 impl HostSession {
-    pub async fn connect(
+    /// The one place that opens an SSH connection; only the pool calls it.
+    async fn connect(
         host: &str,
         target: &SshTarget,
         control: &ControlDir,
@@ -98,24 +87,15 @@ impl HostSession {
         })?;
         Ok(HostSession { host: host.to_owned(), session })
     }
+}
 
-    pub fn host(&self) -> &str {
-        &self.host
-    }
-
-    /// Runs `program args...` on the host and collects its output.
-    pub async fn run(&self, program: &str, args: &[&str]) -> Result<RemoteOutput, TransportError> {
-        self.run_with_input(program, args, None).await
-    }
-
-    /// Like [`run`](Self::run), with `input` on the command's stdin.
-    pub async fn run_with_input(
-        &self,
-        program: &str,
-        args: &[&str],
-        input: Option<&[u8]>,
-    ) -> Result<RemoteOutput, TransportError> {
-        let cmd_err = |source| TransportError::Command { host: self.host.clone(), program: program.to_owned(), source };
+impl Channel for HostSession {
+    async fn run(&self, program: &str, args: &[String], input: Option<&[u8]>) -> Result<RemoteOutput, TransportError> {
+        let cmd_err = |e: openssh::Error| TransportError::Command {
+            host: self.host.clone(),
+            program: program.to_owned(),
+            reason: describe(&e),
+        };
         let mut cmd = self.session.command(program);
         cmd.args(args)
             .stdin(if input.is_some() { Stdio::piped() } else { Stdio::null() })
@@ -123,15 +103,25 @@ impl HostSession {
             .stderr(Stdio::piped());
         let mut child = cmd.spawn().await.map_err(cmd_err)?;
         if let Some(bytes) = input {
-            let mut stdin = child.stdin().take().expect("stdin was piped");
+            let Some(mut stdin) = child.stdin().take() else {
+                return Err(TransportError::Stdin {
+                    host: self.host.clone(),
+                    program: program.to_owned(),
+                    reason: "stdin was not opened".into(),
+                });
+            };
             let sent = async {
                 stdin.write_all(bytes).await?;
                 stdin.shutdown().await
             }
             .await;
             drop(stdin);
-            if let Err(source) = sent {
-                return Err(TransportError::Stdin { host: self.host.clone(), program: program.to_owned(), source });
+            if let Err(e) = sent {
+                return Err(TransportError::Stdin {
+                    host: self.host.clone(),
+                    program: program.to_owned(),
+                    reason: e.to_string(),
+                });
             }
         }
         let out = child.wait_with_output().await.map_err(cmd_err)?;
@@ -142,7 +132,11 @@ impl HostSession {
         })
     }
 
-    pub async fn close(self) {
+    async fn alive(&self) -> bool {
+        self.session.check().await.is_ok()
+    }
+
+    async fn close(self) {
         let _ = self.session.close().await;
     }
 }
