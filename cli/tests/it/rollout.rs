@@ -91,8 +91,15 @@ fn canary_rollouts_on_lab() {
     let first_commit = repo.commit("simple everywhere");
     let (l1, l2, l3) = (lab.host("lab-1"), lab.host("lab-2"), lab.host("lab-3"));
 
-    // 1. A good scheduler goes through the waves; every host is confirmed.
+    // 1. A good scheduler goes through the waves; every host is confirmed,
+    //    each over one SSH connection for the whole rollout (plan, push,
+    //    activation, every bake poll, confirm, lease release), as the
+    //    hosts' own sshd counts them.
+    let logins: Vec<usize> = ["lab-1", "lab-2", "lab-3"].iter().map(|h| lab.ssh_logins(h)).collect();
     let (code, report, _) = apply(&lab, &repo);
+    let per_host: Vec<usize> =
+        ["lab-1", "lab-2", "lab-3"].iter().zip(&logins).map(|(h, before)| lab.ssh_logins(h) - before).collect();
+    assert_eq!(per_host, [1, 1, 1], "SSH connections per host over a rollout with bakes");
     assert_eq!(code, Some(0), "{report}");
     assert_eq!(report["waves"], serde_json::json!([["lab-1"], ["lab-2", "lab-3"]]));
     assert_eq!(states(&report), pairs(&[("lab-1", "confirmed"), ("lab-2", "confirmed"), ("lab-3", "confirmed")]));
@@ -210,6 +217,9 @@ fn canary_rollouts_on_lab() {
     let port = format!("]:{} ", l3.port);
     let without_l3: String = saved.lines().filter(|l| !l.contains(&port)).map(|l| format!("{l}\n")).collect();
     std::fs::write(&known_hosts, without_l3).unwrap();
+    // The controller keeps one session per host: without its key, lab-3 is
+    // only lost once that connection drops too.
+    kill_ssh_master(l3.port);
     let out = cut.wait_with_output().unwrap();
     std::fs::write(&known_hosts, &saved).unwrap();
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
@@ -220,7 +230,48 @@ fn canary_rollouts_on_lab() {
     assert!(agent_status(l3)["last_fallback"]["reason"].as_str().unwrap_or("").contains("not confirmed"));
     assert_eq!((slice(l1), slice(l2)), ("2000000".to_owned(), "2000000".to_owned()));
 
-    // 9. Emergency: every host back to the kernel default at once.
+    // 9. The SSH path to lab-1 drops just before its confirm (the
+    //    test-only fault switch closes the controller's session then; the
+    //    host key is gone, so the one reconnect is refused): lab-1 is
+    //    unreachable, a host failure over the budget (exit 4), journaled as
+    //    unreachable, not as a failed gate, and it reverts by itself.
+    repo.write("fleet.yaml", fleet("simple", 4_000_000, "3s", "20s", None));
+    repo.commit("4 ms slices");
+    let l1_port = format!("]:{} ", l1.port);
+    let mut l1_own = l1.clone();
+    l1_own.known_hosts_file = l3_own.known_hosts_file.clone();
+    let lost = lab
+        .cmd()
+        .env("SCHEDFLEET_TEST_FAULT", "drop-before-confirm:lab-1")
+        .arg("apply")
+        .arg("--repo")
+        .arg(repo.path())
+        .args(["--yes", "--json"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    wait_for("lab-1 pending", Duration::from_secs(60), || !agent_status(&l1_own)["pending"].is_null());
+    let without_l1: String = saved.lines().filter(|l| !l.contains(&l1_port)).map(|l| format!("{l}\n")).collect();
+    std::fs::write(&known_hosts, without_l1).unwrap();
+    let out = lost.wait_with_output().unwrap();
+    std::fs::write(&known_hosts, &saved).unwrap();
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(out.status.code(), Some(4), "{report}\n{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(report["halted"]["kind"], "hosts", "{report}");
+    assert!(report["hosts"][0]["message"].as_str().unwrap().contains("unreachable at confirm"), "{report}");
+    let journal = journal_text(&lab);
+    let events: Vec<serde_json::Value> = journal.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let confirm = events
+        .iter()
+        .find(|e| e["action"] == "confirm" && e["host"] == "lab-1")
+        .unwrap_or_else(|| panic!("no confirm of lab-1 in the journal:\n{journal}"));
+    assert_eq!(confirm["outcome"], "unreachable", "{confirm}");
+    let gates: Vec<&serde_json::Value> = events.iter().filter(|e| e["action"] == "gate").collect();
+    assert!(!gates.is_empty() && gates.iter().all(|e| e["outcome"] == "ok"), "{journal}");
+    wait_for("lab-1 to revert by itself", Duration::from_secs(40), || slice(l1) == "2000000");
+
+    // 10. Emergency: every host back to the kernel default at once.
     let started = Instant::now();
     let out = run(lab.cmd().arg("rollback").arg("--repo").arg(repo.path()).args(["--default", "--yes"]));
     let wall = started.elapsed();
@@ -229,4 +280,24 @@ fn canary_rollouts_on_lab() {
         assert_eq!(h.ssh_ok(&["cat", "/sys/kernel/sched_ext/state"]), "disabled");
     }
     eprintln!("rollback --default of 3 lab hosts: {:.2}s", wall.as_secs_f64());
+}
+
+/// Kills the controller's SSH master connection to the lab VM on `port`
+/// (`ssh -M ... -p PORT`), as a network drop would end it.
+fn kill_ssh_master(port: u16) {
+    let port = port.to_string();
+    let mut killed = 0;
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(cmdline) = std::fs::read(entry.path().join("cmdline")) else { continue };
+        let args: Vec<String> = cmdline.split(|&b| b == 0).map(|a| String::from_utf8_lossy(a).into_owned()).collect();
+        let is_master = args.first().is_some_and(|a| a.ends_with("ssh")) && args.iter().any(|a| a == "-M");
+        let to_port = args.windows(2).any(|w| w[0] == "-p" && w[1] == port);
+        if is_master && to_port {
+            let pid = entry.file_name().to_string_lossy().into_owned();
+            assert!(Command::new("kill").args(["-KILL", &pid]).status().unwrap().success());
+            killed += 1;
+        }
+    }
+    // A controller killed earlier in the scenario may have left its own master behind.
+    assert!(killed >= 1, "no SSH master to port {port}");
 }

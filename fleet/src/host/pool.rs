@@ -107,6 +107,17 @@ impl<T: Transport> Pool<T> {
         slots.iter().map(|(h, s)| (h.clone(), s.connects.load(Ordering::Relaxed))).collect()
     }
 
+    /// Closes the host's session as a dropped network would: the next visit
+    /// must connect again. Only the test-only fault switch of the rollout
+    /// (`SCHEDFLEET_TEST_FAULT`) calls it.
+    pub async fn sever(&self, host: &str) {
+        let slot = self.slot(host);
+        let session = slot.session.lock().await.take();
+        if let Some(session) = session.and_then(|s| Arc::try_unwrap(s).ok()) {
+            session.close().await;
+        }
+    }
+
     /// Closes every session (the end of the run).
     pub async fn close(&self) {
         let slots: Vec<_> = {

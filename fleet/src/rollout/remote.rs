@@ -74,8 +74,15 @@ impl<T: Transport> HostOps for PoolOps<'_, T> {
     }
 
     async fn confirm(&self, hosts: &[&HostSpec]) -> Vec<Result<(), HostError>> {
+        let fault = std::env::var("SCHEDFLEET_TEST_FAULT").unwrap_or_default();
+        let fault = fault.as_str();
         futures::stream::iter(hosts.iter())
             .map(|h| async move {
+                // Test-only: the connection to this host drops just before
+                // its confirm, a window no test could hit by timing alone.
+                if fault.strip_prefix("drop-before-confirm:") == Some(h.host.name.as_str()) {
+                    self.pool.sever(&h.host.name).await;
+                }
                 let artifact = h.artifact.digest.as_str();
                 self.with_agent(&h.host.name, async |a| a.confirm(artifact).await.map(drop)).await
             })

@@ -71,6 +71,25 @@ fn apply_simple_to_lab_and_back() {
         assert!(!h.ssh(&["test", "-e", schedfleet_proto::STORE_DIR]).status.success(), "plan pushed nothing");
     }
 
+    // `apply --dry-run` is that same decision in the rollout's shape: the
+    // waves it would start and each host's state; it changes nothing.
+    let out = run(lab.cmd().arg("apply").arg("--repo").arg(repo.path()).args(["--dry-run", "--json"]));
+    let dry = json(&out);
+    assert_eq!(out.status.code(), Some(0), "{dry}");
+    let in_waves: Vec<&str> = dry["waves"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|w| w.as_array().unwrap())
+        .map(|h| h.as_str().unwrap())
+        .collect();
+    assert_eq!(in_waves, ["lab-1", "lab-2"], "{dry}");
+    for h in &lab.hosts {
+        let r = outcome(&dry, &h.name);
+        assert_eq!((r["state"].as_str(), r["action"].as_str()), (Some("would_change"), Some("install")), "{r}");
+        assert!(!h.ssh(&["test", "-e", schedfleet_proto::STORE_DIR]).status.success(), "a dry run pushed nothing");
+    }
+
     // 1. First apply: agent and object pushed, `simple` active everywhere.
     let (code, report) = apply(&lab, &repo, &[]);
     assert_eq!(code, Some(0), "{report}");

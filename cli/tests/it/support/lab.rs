@@ -39,6 +39,14 @@ impl TestLab {
         cmd
     }
 
+    /// How many SSH logins the VM's sshd has accepted since it booted, as
+    /// its own log on the console says (`lab/init` runs `sshd -D -e`).
+    pub fn ssh_logins(&self, name: &str) -> usize {
+        let console = self.dir.path().join(name).join("console.log");
+        let text = std::fs::read(&console).unwrap_or_else(|e| panic!("read {}: {e}", console.display()));
+        String::from_utf8_lossy(&text).matches("Accepted publickey for root").count()
+    }
+
     pub fn host(&self, name: &str) -> &SshHost {
         self.hosts.iter().find(|h| h.name == name).unwrap_or_else(|| panic!("no lab host {name}"))
     }
