@@ -27,8 +27,10 @@ fn apply(lab: &TestLab, repo: &ConfigRepo) -> (Option<i32>, serde_json::Value, S
     (out.status.code(), json(&out), stderr(&out))
 }
 
-fn spawn_apply(lab: &TestLab, repo: &ConfigRepo) -> Child {
+/// `apply --yes --json` in the background, with `env` set for it.
+fn spawn_apply(lab: &TestLab, repo: &ConfigRepo, env: &[(&str, &str)]) -> Child {
     lab.cmd()
+        .envs(env.iter().copied())
         .arg("apply")
         .arg("--repo")
         .arg(repo.path())
@@ -147,7 +149,7 @@ fn canary_rollouts_on_lab() {
     //    stops the first, whose canary goes back to its previous scheduler.
     repo.write("fleet.yaml", fleet("simple", 2_000_000, "30s", "40s", None));
     repo.commit("2 ms slices, long bake");
-    let first = spawn_apply(&lab, &repo);
+    let first = spawn_apply(&lab, &repo, &[]);
     wait_for("lab-1 pending", Duration::from_secs(60), || !agent_status(l1)["pending"].is_null());
     let out = run(lab.cmd().arg("apply").arg("--repo").arg(repo.path()).arg("--yes"));
     assert_eq!(out.status.code(), Some(5), "the second rollout is refused");
@@ -164,7 +166,7 @@ fn canary_rollouts_on_lab() {
     //    confirming it: the host reverts by itself at its deadline.
     repo.write("fleet.yaml", fleet("simple", 2_000_000, "15s", "25s", None));
     repo.commit("2 ms slices, short deadline");
-    let mut doomed = spawn_apply(&lab, &repo);
+    let mut doomed = spawn_apply(&lab, &repo, &[]);
     wait_for("lab-1 pending", Duration::from_secs(60), || !agent_status(l1)["pending"].is_null());
     assert_eq!(slice(l1), "2000000");
     doomed.kill().unwrap();
@@ -212,11 +214,9 @@ fn canary_rollouts_on_lab() {
     l3_own.known_hosts_file = lab.state_dir().join("known_hosts.saved");
     std::fs::create_dir_all(lab.state_dir()).unwrap();
     std::fs::write(&l3_own.known_hosts_file, &saved).unwrap();
-    let cut = spawn_apply(&lab, &repo);
+    let cut = spawn_apply(&lab, &repo, &[]);
     wait_for("lab-3 pending in wave 2", Duration::from_secs(90), || !agent_status(&l3_own)["pending"].is_null());
-    let port = format!("]:{} ", l3.port);
-    let without_l3: String = saved.lines().filter(|l| !l.contains(&port)).map(|l| format!("{l}\n")).collect();
-    std::fs::write(&known_hosts, without_l3).unwrap();
+    std::fs::write(&known_hosts, known_hosts_without(&saved, l3.port)).unwrap();
     // The controller keeps one session per host: without its key, lab-3 is
     // only lost once that connection drops too.
     kill_ssh_master(l3.port);
@@ -237,23 +237,11 @@ fn canary_rollouts_on_lab() {
     //    unreachable, not as a failed gate, and it reverts by itself.
     repo.write("fleet.yaml", fleet("simple", 4_000_000, "3s", "20s", None));
     repo.commit("4 ms slices");
-    let l1_port = format!("]:{} ", l1.port);
     let mut l1_own = l1.clone();
     l1_own.known_hosts_file = l3_own.known_hosts_file.clone();
-    let lost = lab
-        .cmd()
-        .env("SCHEDFLEET_TEST_FAULT", "drop-before-confirm:lab-1")
-        .arg("apply")
-        .arg("--repo")
-        .arg(repo.path())
-        .args(["--yes", "--json"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let lost = spawn_apply(&lab, &repo, &[("SCHEDFLEET_TEST_FAULT", "drop-before-confirm:lab-1")]);
     wait_for("lab-1 pending", Duration::from_secs(60), || !agent_status(&l1_own)["pending"].is_null());
-    let without_l1: String = saved.lines().filter(|l| !l.contains(&l1_port)).map(|l| format!("{l}\n")).collect();
-    std::fs::write(&known_hosts, without_l1).unwrap();
+    std::fs::write(&known_hosts, known_hosts_without(&saved, l1.port)).unwrap();
     let out = lost.wait_with_output().unwrap();
     std::fs::write(&known_hosts, &saved).unwrap();
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
@@ -300,4 +288,10 @@ fn kill_ssh_master(port: u16) {
     }
     // A controller killed earlier in the scenario may have left its own master behind.
     assert!(killed >= 1, "no SSH master to port {port}");
+}
+
+/// A known-hosts text without the key of the lab VM on `port`.
+fn known_hosts_without(known_hosts: &str, port: u16) -> String {
+    let entry = format!("]:{port} ");
+    known_hosts.lines().filter(|l| !l.contains(&entry)).map(|l| format!("{l}\n")).collect()
 }
