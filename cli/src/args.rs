@@ -37,6 +37,10 @@ pub enum Command {
     Unlock(UnlockArgs),
     /// Print the JSON Schema of a config file, for editors.
     Schema(SchemaArgs),
+    /// Print the inventory as schedfleet reads it, in the shape of `ansible-inventory --list`.
+    Inventory(InventoryArgs),
+    /// Create a new config repository (git init, fleet.yaml, inventory, a scheduler, a README; committed).
+    Init(InitArgs),
     /// Local VMs with a real sched_ext kernel, for trying schedulers.
     #[command(subcommand)]
     Lab(LabCommand),
@@ -54,9 +58,61 @@ pub struct RepoArgs {
     #[arg(long, default_value = "HEAD")]
     pub rev: String,
 
-    /// Inventory file to use instead of the repository's `inventory.yaml`.
+    /// Inventory file on disk to use instead of the repository's: schedfleet's
+    /// format or an Ansible YAML or INI inventory (with `group_vars/` and
+    /// `host_vars/` beside it).
     #[arg(long)]
     pub inventory: Option<PathBuf>,
+
+    /// How the `--inventory` file is written; `auto` decides from its content.
+    #[arg(long, value_enum, default_value = "auto", requires = "inventory")]
+    pub inventory_format: InventoryFormatArg,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum InventoryFormatArg {
+    /// Decided from the content.
+    Auto,
+    /// schedfleet's `inventory.yaml` format.
+    Schedfleet,
+    /// An Ansible YAML inventory.
+    AnsibleYaml,
+    /// An Ansible INI inventory.
+    AnsibleIni,
+}
+
+impl From<InventoryFormatArg> for schedfleet_fleet::config::InventoryFormat {
+    fn from(f: InventoryFormatArg) -> Self {
+        use schedfleet_fleet::config::InventoryFormat as F;
+        match f {
+            InventoryFormatArg::Auto => F::Auto,
+            InventoryFormatArg::Schedfleet => F::Schedfleet,
+            InventoryFormatArg::AnsibleYaml => F::AnsibleYaml,
+            InventoryFormatArg::AnsibleIni => F::AnsibleIni,
+        }
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct InventoryArgs {
+    #[command(flatten)]
+    pub repo: RepoArgs,
+
+    /// Print every group's hosts and children and every host's variables as JSON (the only mode).
+    #[arg(long, required = true)]
+    pub list: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct InitArgs {
+    /// Directory of the new config repository; created if missing, refused if not empty.
+    #[arg(default_value = ".")]
+    pub dir: PathBuf,
+
+    /// An Ansible inventory (YAML or INI) to use: copied into the repository
+    /// and named by `inventory:` in `fleet.yaml`, with its `group_vars/` and `host_vars/`.
+    #[arg(long, value_name = "FILE")]
+    pub from_ansible: Option<PathBuf>,
 }
 
 /// Which hosts, and how many at once.

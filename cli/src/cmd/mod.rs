@@ -4,6 +4,8 @@
 
 mod apply;
 mod drift;
+mod init;
+mod inventory;
 mod lab;
 mod plan;
 mod rollback;
@@ -21,6 +23,8 @@ pub fn run(command: Command) -> anyhow::Result<u8> {
         Command::Plan(args) => plan::run(args),
         Command::Apply(args) => apply::run(args),
         Command::Schema(args) => schema::run(args),
+        Command::Inventory(args) => inventory::run(args),
+        Command::Init(args) => init::run(args),
         Command::Status(args) => status::run(args),
         Command::Drift(args) => drift::run(args),
         Command::Rollback(args) => rollback::run(args),
@@ -39,7 +43,14 @@ pub fn load_desired(
 ) -> anyhow::Result<schedfleet_fleet::config::DesiredState> {
     use schedfleet_fleet::config::{self, LoadOptions};
     let opened = schedfleet_fleet::repo::ConfigRepo::open(&repo.repo, &repo.rev)?;
-    let desired = config::load(&opened, &LoadOptions { inventory_override: repo.inventory.as_deref(), limit })?;
+    let desired = config::load(
+        &opened,
+        &LoadOptions {
+            inventory_override: repo.inventory.as_deref(),
+            inventory_format: repo.inventory_format.into(),
+            limit,
+        },
+    )?;
     if !desired.uncommitted.is_empty() {
         eprintln!("note: not deployed: uncommitted changes in {}", desired.uncommitted.join(", "));
     }

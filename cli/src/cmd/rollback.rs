@@ -14,7 +14,12 @@ use crate::exit;
 
 pub fn run(args: RollbackArgs) -> Result<u8> {
     if let Some(rev) = &args.to {
-        let repo = RepoArgs { repo: args.repo.repo.clone(), rev: rev.clone(), inventory: args.repo.inventory.clone() };
+        let repo = RepoArgs {
+            repo: args.repo.repo.clone(),
+            rev: rev.clone(),
+            inventory: args.repo.inventory.clone(),
+            inventory_format: args.repo.inventory_format,
+        };
         let desired = super::load_desired(&repo, args.hosts.limit.as_deref())?;
         let agent = super::apply::find_agent(args.agent)?;
         if !args.yes && !super::apply::confirm(&desired)? {

@@ -2,6 +2,7 @@
 //! the real binaries against real components (git repositories, OpenSSH,
 //! and qemu VMs booting a sched_ext kernel).
 
+mod ansible;
 mod apply;
 mod bad_input;
 mod health;

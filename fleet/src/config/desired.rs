@@ -14,7 +14,7 @@ use schedfleet_proto::Facts;
 use serde_json::{Map, Value};
 
 use super::fleet::FleetFile;
-use super::inventory::{self, Host, InventoryFile};
+use super::inventory::{self, Host};
 use super::overrides::OverrideFile;
 use super::pattern::{GroupDef, HostPattern, Universe};
 use super::scheduler::{SchedulerFile, Source};
@@ -31,6 +31,8 @@ const RESERVED_VARS: [&str; 4] = ["host", "facts", "labels", "groups"];
 pub struct LoadOptions<'a> {
     /// Read the inventory from this file instead of the repository.
     pub inventory_override: Option<&'a Path>,
+    /// How `inventory_override` is written (`auto`: decided from its content).
+    pub inventory_format: super::ansible::InventoryFormat,
     /// Only hosts matching this pattern.
     pub limit: Option<&'a str>,
 }
@@ -78,24 +80,44 @@ fn required(repo: &ConfigRepo, file: &str) -> Result<Vec<u8>> {
     })
 }
 
+/// `fleet.yaml` at the commit, or a message that tells a config repository
+/// with an uncommitted `fleet.yaml` from a directory that is none at all.
+fn fleet_file(repo: &ConfigRepo) -> Result<Vec<u8>> {
+    if let Some(bytes) = repo.read("fleet.yaml")? {
+        return Ok(bytes);
+    }
+    let commit = &repo.commit_id()[..12];
+    let on_disk = repo.dir_on_disk().map(|d| d.join("fleet.yaml"));
+    if on_disk.as_ref().is_some_and(|p| p.is_file()) {
+        return Err(BadInput::new(format!(
+            "`fleet.yaml` is in the working tree of `{}` but not in commit {commit}; schedfleet reads only \
+             committed content: commit it first (`git add fleet.yaml && git commit`)",
+            repo.shown()
+        ))
+        .into());
+    }
+    Err(BadInput::new(format!(
+        "`{}` is no schedfleet config repository: it has no `fleet.yaml`, neither in commit {commit} nor in the \
+         working tree; point --repo DIR at a config repository (such as `--repo examples/quickstart` in the \
+         schedfleet checkout), or create one with `schedfleet init DIR`",
+        repo.shown()
+    ))
+    .into())
+}
+
 pub fn load(repo: &ConfigRepo, opts: &LoadOptions<'_>) -> Result<DesiredState> {
-    let fleet_bytes = required(repo, "fleet.yaml")?;
+    let fleet_bytes = fleet_file(repo)?;
     let fleet: FleetFile = yaml::parse("fleet.yaml", &fleet_bytes)?;
     let fleet_at = Positions::new("fleet.yaml", &fleet_bytes);
     fleet.check().map_err(|(path, why)| BadInput::new(format!("{}: {why}", fleet_at.origin(&path))))?;
     check_var_names(&fleet.vars, |k| fleet_at.origin(&[Key("vars"), Key(k)]).to_string())?;
-    let (inv_file, inv_at) = match opts.inventory_override {
-        Some(path) => {
-            let shown = path.display().to_string();
-            let bytes =
-                std::fs::read(path).map_err(|e| BadInput::new(format!("cannot read inventory `{shown}`: {e}")))?;
-            (yaml::parse::<InventoryFile>(&shown, &bytes)?, Positions::new(&shown, &bytes))
-        }
-        None => {
-            let bytes = required(repo, "inventory.yaml")?;
-            (yaml::parse("inventory.yaml", &bytes)?, Positions::new("inventory.yaml", &bytes))
-        }
-    };
+    let loaded = super::source::load_inventory(
+        Some(repo),
+        Some((&fleet, &fleet_at)),
+        opts.inventory_override,
+        opts.inventory_format,
+    )?;
+    let (inv_file, inv_at) = (loaded.file, loaded.positions);
     let inv_name = inv_at.file().to_owned();
     let hosts = inventory::resolve(&inv_at, &inv_file)?;
     check_var_names(&inv_file.defaults.vars, |k| inv_at.origin(&[Key("defaults"), Key("vars"), Key(k)]).to_string())?;

@@ -41,6 +41,21 @@ pub struct FleetFile {
     pub rollout: RolloutPolicy,
     #[serde(default)]
     pub health: HealthGates,
+    /// The inventory file to read instead of `inventory.yaml`: schedfleet's
+    /// format or an Ansible YAML or INI inventory (`--inventory` overrides it).
+    #[serde(default)]
+    pub inventory: Option<InventoryRef>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct InventoryRef {
+    /// Path of the inventory in the repository, relative to the config
+    /// directory; its `group_vars/` and `host_vars/` are read beside it.
+    pub file: String,
+    /// `auto` (decided from the content), `schedfleet`, `ansible-yaml` or `ansible-ini`.
+    #[serde(default)]
+    pub format: super::ansible::InventoryFormat,
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]

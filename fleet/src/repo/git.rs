@@ -30,7 +30,9 @@ impl ConfigRepo {
             .map_err(|e| BadInput::new(format!("config repository `{shown}` cannot be opened: {e}")))?;
         let repo = Repository::discover(&abs).map_err(|_| {
             BadInput::new(format!(
-                "`{shown}` is not inside a git repository; schedfleet deploys only committed content"
+                "`{shown}` is not inside a git repository, so it is no schedfleet config repository (schedfleet \
+                 deploys only committed content); point --repo DIR at a config repository, or create one with \
+                 `schedfleet init DIR`"
             ))
         })?;
         let workdir = repo
@@ -44,6 +46,16 @@ impl ConfigRepo {
             .map_err(|e| BadInput::new(format!("revision `{rev}` not found in `{shown}`: {}", e.message())))?
             .id();
         Ok(ConfigRepo { repo, prefix, commit, shown })
+    }
+
+    /// The config directory as the user named it, for messages.
+    pub fn shown(&self) -> &str {
+        &self.shown
+    }
+
+    /// The config directory in the working tree, when there is one.
+    pub fn dir_on_disk(&self) -> Option<PathBuf> {
+        self.repo.workdir().map(|w| w.join(&self.prefix))
     }
 
     /// The full commit id everything read here comes from.
@@ -92,6 +104,21 @@ impl ConfigRepo {
         Ok(sub
             .iter()
             .filter(|e| e.kind() == Some(ObjectType::Blob))
+            .filter_map(|e| e.name().ok().map(str::to_owned))
+            .collect())
+    }
+
+    /// The names of the directories directly in `rel_dir` at the commit.
+    pub fn list_dirs(&self, rel_dir: &str) -> Result<Vec<String>> {
+        let path = self.checked_path(rel_dir)?;
+        let tree = self.repo.find_commit(self.commit)?.tree()?;
+        let sub = match tree.get_path(&path) {
+            Ok(entry) if entry.kind() == Some(ObjectType::Tree) => entry.to_object(&self.repo)?.peel_to_tree()?,
+            _ => return Ok(Vec::new()),
+        };
+        Ok(sub
+            .iter()
+            .filter(|e| e.kind() == Some(ObjectType::Tree))
             .filter_map(|e| e.name().ok().map(str::to_owned))
             .collect())
     }

@@ -2,5 +2,7 @@
 //! the working tree: only committed content is deployed.
 
 mod git;
+mod init;
 
 pub use git::ConfigRepo;
+pub use init::create;
