@@ -165,8 +165,11 @@ pub struct StatusArgs {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum DriftFormat {
+    /// A table of the hosts that drifted; nothing when in sync (unless --verbose-ok).
     Text,
+    /// One JSON document with every host's verdict.
     Json,
+    /// Prometheus text exposition, for node_exporter's textfile collector.
     Prometheus,
 }
 
@@ -178,6 +181,7 @@ pub struct DriftArgs {
     #[command(flatten)]
     pub hosts: HostsArgs,
 
+    /// Output on stdout: `text` for people, `json` for scripts, `prometheus` for monitoring.
     #[arg(long, value_enum, default_value = "text")]
     pub format: DriftFormat,
 

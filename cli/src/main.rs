@@ -4,6 +4,7 @@
 
 mod args;
 mod cmd;
+mod docs;
 mod exit;
 mod progress;
 
