@@ -53,7 +53,8 @@ pub fn load_inventory(
             if meta.permissions().mode() & 0o111 != 0 {
                 return Err(BadInput::new(format!(
                     "inventory `{shown}` is executable: a dynamic inventory script, which schedfleet does not run; \
-                     write its hosts into a static YAML or INI inventory (or `chmod -x` it if it is one)"
+                     {} (or `chmod -x` it if it is a static file)",
+                    ansible::EXPORT_HINT
                 ))
                 .into());
             }

@@ -124,50 +124,63 @@ impl DiskDirs {
     }
 }
 
+/// How to turn what schedfleet does not read into what it does.
+pub const EXPORT_HINT: &str =
+    "let Ansible write it out as a static inventory, `ansible-inventory -i SOURCE --list --yaml --export > static.yml`, and give schedfleet that file";
+
 /// What the content of an inventory file is, or why it is refused.
 pub fn detect(shown: &str, bytes: &[u8], format: InventoryFormat) -> Result<InventoryFormat, BadInput> {
     let text = String::from_utf8_lossy(bytes);
-    let refuse = |what: &str, todo: &str| {
-        BadInput::new(format!("`{shown}` is {what}, which schedfleet does not run or read; {todo}"))
+    let refuse = |what: &str| {
+        BadInput::new(format!("`{shown}` is {what}, which schedfleet does not run or read; {EXPORT_HINT}"))
     };
     if text.trim_start().starts_with("$ANSIBLE_VAULT") {
-        return Err(refuse(
-            "an Ansible Vault file",
-            "give schedfleet an unencrypted inventory (keep secrets out of it)",
-        ));
+        return Err(BadInput::new(format!(
+            "`{shown}` is an Ansible Vault file, which schedfleet cannot decrypt; give schedfleet an unencrypted \
+             inventory and keep secrets out of it"
+        )));
     }
     if text.starts_with("#!") {
-        return Err(refuse(
-            "a dynamic inventory script",
-            "run it yourself and pass its output as a static file: `SCRIPT --list > inventory.json` does not map \
-             to a file format schedfleet reads, so write its hosts into a YAML or INI inventory",
-        ));
+        return Err(refuse("a dynamic inventory script"));
+    }
+    let blank = |l: &str| {
+        let l = l.trim();
+        l.is_empty() || l.starts_with('#') || l.starts_with(';') || l == "---" || l == "..."
+    };
+    if text.lines().all(blank) {
+        return Err(BadInput::new(format!("`{shown}` is empty (nothing but blanks and comments)")));
     }
     if format != InventoryFormat::Auto {
         return Ok(format);
     }
     match loader::parse(&text) {
-        Ok(Some(root)) => {
-            if let loader::Kind::Map(entries) = &root.kind {
-                let keys: Vec<&str> = entries.iter().map(|(k, _)| k.text.as_str()).collect();
-                if keys.contains(&"plugin") {
-                    return Err(refuse(
-                        "an inventory plugin configuration (`plugin:`)",
-                        "export the hosts with `ansible-inventory -i FILE --list -y --export`-style tooling into a static YAML inventory",
-                    ));
-                }
-                let native =
-                    keys.contains(&"hosts") && keys.iter().all(|k| ["defaults", "hosts", "groups"].contains(k));
-                return Ok(if native { InventoryFormat::Schedfleet } else { InventoryFormat::AnsibleYaml });
+        Ok(Some(loader::Node { kind: loader::Kind::Map(entries), .. })) => {
+            let keys: Vec<&str> = entries.iter().map(|(k, _)| k.text.as_str()).collect();
+            if keys.contains(&"plugin") {
+                return Err(refuse("an inventory plugin configuration (`plugin:`)"));
             }
-            Ok(InventoryFormat::AnsibleIni)
+            // `all:` is Ansible's; `hosts:`, `groups:` or `defaults:` schedfleet's (whose
+            // own parser then names any unknown key); otherwise Ansible's when every
+            // top-level value is a group (empty, or `hosts:`/`children:`/`vars:`).
+            let is_group = |n: &loader::Node| match &n.kind {
+                loader::Kind::Scalar(Value::Null) => true,
+                loader::Kind::Map(m) => m.iter().all(|(k, _)| ["hosts", "children", "vars"].contains(&k.text.as_str())),
+                _ => false,
+            };
+            let native = !keys.contains(&"all")
+                && (keys.iter().any(|k| ["defaults", "hosts", "groups"].contains(k))
+                    || !entries.iter().all(|(_, v)| is_group(v)));
+            Ok(if native { InventoryFormat::Schedfleet } else { InventoryFormat::AnsibleYaml })
         }
-        // Not YAML at all: INI when it has a section, else the YAML error is the useful one.
+        // A scalar (`host1 ansible_host=...`) or a flow list (`[web]`): INI.
+        Ok(_) => Ok(InventoryFormat::AnsibleIni),
+        Err((line, why)) if why.contains("`!vault`") => Err(BadInput::new(format!("`{shown}` line {line}: {why}"))),
+        // Not YAML: INI when it has a section; else a YAML file with a mistake, which
+        // schedfleet's parser describes best.
         Err(_) if text.lines().any(|l| l.trim().starts_with('[') && l.trim().ends_with(']')) => {
             Ok(InventoryFormat::AnsibleIni)
         }
-        Err(_) => Ok(InventoryFormat::AnsibleYaml),
-        Ok(None) => Err(BadInput::new(format!("`{shown}` is empty (nothing but blanks and comments)"))),
+        Err(_) => Ok(InventoryFormat::Schedfleet),
     }
 }
 
@@ -439,6 +452,9 @@ mod tests {
         assert_eq!(detected("web:\n  hosts:\n    a:\n"), Ok(InventoryFormat::AnsibleYaml));
         assert_eq!(detected("hosts:\n  a: { address: 127.0.0.1 }\ngroups: {}\n"), Ok(InventoryFormat::Schedfleet));
         assert_eq!(detected("[web]\na\n"), Ok(InventoryFormat::AnsibleIni));
+        assert_eq!(detected("hots:\n  a: { address: 127.0.0.1 }\n"), Ok(InventoryFormat::Schedfleet));
+        assert_eq!(detected("hosts:\n  a: {}\nextra: 1\n"), Ok(InventoryFormat::Schedfleet));
+        assert!(detected("# nothing\n---\n").unwrap_err().contains("empty"));
         assert_eq!(detected("a ansible_host=127.0.0.1\n"), Ok(InventoryFormat::AnsibleIni));
         assert!(detected("#!/usr/bin/env python3\nprint('{}')\n").unwrap_err().contains("dynamic inventory script"));
         assert!(detected("plugin: aws_ec2\n").unwrap_err().contains("plugin"));

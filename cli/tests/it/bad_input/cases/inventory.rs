@@ -6,6 +6,37 @@ use crate::bad_input::runner::Content::Text;
 use crate::bad_input::runner::{Case, CASE, EVERY};
 
 pub(in crate::bad_input) const CASES: &[Case] = &[
+    // Ansible inventories schedfleet does not read, refused by name.
+    Case {
+        name: "ansible: plugin configuration",
+        files: &[("inventory.yaml", Text("plugin: amazon.aws.aws_ec2\nregions: [eu-west-1]\n"))],
+        expect: &["inventory.yaml", "inventory plugin configuration (`plugin:`)", "ansible-inventory -i SOURCE"],
+        cmds: EVERY,
+        ..CASE
+    },
+    Case {
+        name: "ansible: vaulted value",
+        files: &[(
+            "inventory.yaml",
+            Text("all:\n  hosts:\n    h1:\n      ansible_host: 127.0.0.1\n      secret: !vault |\n        $ANSIBLE_VAULT;1.1;AES256\n        6162\n"),
+        )],
+        expect: &["inventory.yaml", "line", "vaulted value (`!vault`)", "cannot decrypt"],
+        cmds: EVERY,
+        ..CASE
+    },
+    Case {
+        name: "ansible: INI child group never defined",
+        files: &[("inventory.yaml", Text("[gpu]\nh1 ansible_host=127.0.0.1\n[prod:children]\ngpu\ncpu\n"))],
+        expect: &["inventory.yaml", "line 5", "`cpu`", "no section defines"],
+        ..CASE
+    },
+    Case {
+        name: "ansible: an address that could become an ssh option",
+        files: &[("inventory.yaml", Text("all:\n  hosts:\n    h1:\n      ansible_host: '-oProxyCommand=x'\n"))],
+        expect: &["inventory.yaml", "host `h1`", "neither a host name nor an IP address"],
+        cmds: EVERY,
+        ..CASE
+    },
     // YAML syntax.
     Case {
         name: "yaml: tab indentation",

@@ -18,7 +18,7 @@ pub(in crate::bad_input) const CASES: &[Case] = &[
         name: "repo: not a git repository",
         dir: Dir::NotGit,
         cmds: EVERY,
-        expect: &["is not inside a git repository", "committed"],
+        expect: &["is not inside a git repository", "committed", "--repo DIR", "schedfleet init"],
         ..CASE
     },
     Case {
@@ -26,7 +26,14 @@ pub(in crate::bad_input) const CASES: &[Case] = &[
         files: &[("fleet.yaml", Absent)],
         uncommitted: &[("fleet.yaml", Text(FLEET))],
         cmds: EVERY,
-        expect: &["`fleet.yaml` is not in commit", "commit it first"],
+        expect: &["`fleet.yaml` is in the working tree", "but not in commit", "commit it first"],
+        ..CASE
+    },
+    Case {
+        name: "repo: no fleet.yaml at all (a git repository, but no config repository)",
+        files: &[("fleet.yaml", Absent)],
+        cmds: EVERY,
+        expect: &["is no schedfleet config repository", "no `fleet.yaml`", "--repo DIR", "schedfleet init"],
         ..CASE
     },
     Case {
