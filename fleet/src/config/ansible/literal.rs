@@ -313,7 +313,7 @@ fn python_number(text: &str) -> Option<Value> {
         if clean.len() > 1 && clean.starts_with('0') && clean.bytes().any(|b| b != b'0') {
             return None;
         }
-        return integer(clean.trim_start_matches('0').is_empty().then_some("0").unwrap_or(&clean));
+        return integer(if clean.bytes().all(|b| b == b'0') { "0" } else { &clean });
     }
     let (mantissa, exponent) = match lower.split_once('e') {
         Some((m, e)) => (m, Some(e)),

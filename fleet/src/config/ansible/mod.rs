@@ -271,14 +271,9 @@ fn vars_files<'a>(
                 loader::parse(text).map_err(|(line, why)| BadInput::new(format!("`{shown}` line {line}: {why}")))?;
             match node.map(|n| n.to_json()) {
                 None => {}
-                Some(Value::Object(m)) => {
-                    for (k, v) in m {
-                        if k == "ansible_group_priority" {
-                            continue;
-                        }
-                        vars.insert(k, v);
-                    }
-                }
+                // Here `ansible_group_priority` is a plain variable: Ansible reads
+                // the priority only from the inventory file itself.
+                Some(Value::Object(m)) => vars.extend(m),
                 Some(_) => return Err(BadInput::new(format!("`{shown}` must be a mapping of variables")).into()),
             }
         }
