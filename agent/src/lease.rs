@@ -91,7 +91,7 @@ pub fn acquire(root: &Path, owner: &str, ttl: u64, now: u64) -> Result<LeaseAcqu
     let current = read(root)?;
     let (lease, refreshed) = decide_acquire(current.as_ref(), owner, ttl, now).map_err(|l| held_by_other(l, now))?;
     let bytes = serde_json::to_vec_pretty(&lease).expect("a lease always serializes");
-    state::write_atomic(&lease_file(root), &bytes, 0o644)?;
+    state::write_atomic(&lease_file(root), &bytes, 0o600)?;
     Ok(LeaseAcquired { lease, refreshed })
 }
 

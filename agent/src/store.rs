@@ -1,7 +1,16 @@
 //! The content-addressed artifact store: `<root>/store/<sha256>`. A file is
 //! only ever visible under its name once its bytes hash to that name, so a
 //! half-finished upload or a corrupted transfer never poses as an artifact.
-//! Loading re-checks the digest anyway (disks rot, people edit).
+//!
+//! Every upload goes to a temporary file of its own (`create_new` on a name
+//! no other writer uses, see [`state::create_temp`]), is synced, checked and
+//! only then renamed over its name, and the directory synced: two uploads
+//! of one artifact at once both succeed, and a crash leaves at worst a
+//! dot-file behind, never a short entry. Nothing trusts a name alone: `has`
+//! hashes each entry (a disk that rots, or a person who edits, turns an
+//! entry into a missing one), `put` replaces an entry that no longer hashes
+//! to its name, and loading re-checks the digest of the very bytes it loads.
+//! Entries are `0600`, in a root-only store (see [`state::ensure_dir`]).
 
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
@@ -10,37 +19,74 @@ use schedfleet_proto::{ErrorKind, StoreHas, StorePut};
 use sha2::{Digest, Sha256};
 
 use crate::error::{Failure, Result};
-use crate::state;
+use crate::{log, state};
 
 pub fn path_of(digest: &str) -> PathBuf {
     state::store_dir().join(digest)
 }
 
+/// What the store holds under a name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Entry {
+    Absent,
+    Intact,
+    /// Present, but its bytes hash to this (or cannot be read).
+    Corrupt(String),
+}
+
+fn entry(digest: &str) -> Entry {
+    let path = path_of(digest);
+    let mut file = match std::fs::File::open(&path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Entry::Absent,
+        Err(e) => return Entry::Corrupt(format!("unreadable: {e}")),
+    };
+    if !file.metadata().is_ok_and(|m| m.is_file()) {
+        return Entry::Corrupt("not a regular file".into());
+    }
+    let mut hasher = Sha256::new();
+    match std::io::copy(&mut file, &mut hasher) {
+        Ok(_) => {
+            let actual = hex::encode(hasher.finalize());
+            if actual == digest {
+                Entry::Intact
+            } else {
+                Entry::Corrupt(actual)
+            }
+        }
+        Err(e) => Entry::Corrupt(format!("unreadable: {e}")),
+    }
+}
+
+/// Which of `digests` the store holds intact: each entry is hashed, so a
+/// truncated or altered entry is reported missing (and `put` repairs it).
 pub fn has(digests: &[String]) -> StoreHas {
-    let (present, missing) = digests.iter().cloned().partition(|d| path_of(d).is_file());
+    let (present, missing) = digests.iter().cloned().partition(|d| entry(d) == Entry::Intact);
     StoreHas { present, missing }
 }
 
 /// Reads an artifact from `input`, checks that it hashes to `digest`, and
-/// moves it into the store. Nothing is stored on a mismatch.
+/// moves it into the store, replacing an entry of that name that no longer
+/// hashes to it. Nothing is stored on a mismatch.
 pub fn put(digest: &str, input: &mut impl Read) -> Result<StorePut> {
-    let final_path = path_of(digest);
-    if final_path.is_file() {
-        return Ok(StorePut { digest: digest.to_owned(), bytes: 0, written: false });
+    match entry(digest) {
+        Entry::Intact => return Ok(StorePut { digest: digest.to_owned(), bytes: 0, written: false }),
+        Entry::Corrupt(got) => log::info(&format!("store entry `{digest}` is corrupt ({got}); replacing it")),
+        Entry::Absent => {}
     }
     let dir = state::store_dir();
     let shown = dir.display().to_string();
-    std::fs::create_dir_all(&dir).map_err(|e| Failure::io("create", &shown, e))?;
-    let tmp = dir.join(format!(".upload-{}-{}", std::process::id(), digest));
-    let result = receive(&tmp, input).and_then(|(bytes, actual)| {
+    state::ensure_dir(&dir)?;
+    let (tmp, file) = state::create_temp(&dir, &format!("upload-{digest}"), 0o600)?;
+    let result = receive(&tmp, file, input).and_then(|(bytes, actual)| {
         if actual != digest {
             return Err(Failure::new(
                 ErrorKind::DigestMismatch,
                 format!("artifact received as `{digest}` hashes to `{actual}` ({bytes} bytes); nothing stored"),
             ));
         }
-        std::fs::rename(&tmp, &final_path).map_err(|e| Failure::io("rename into", &shown, e))?;
-        std::fs::File::open(&dir).and_then(|d| d.sync_all()).map_err(|e| Failure::io("sync", &shown, e))?;
+        std::fs::rename(&tmp, path_of(digest)).map_err(|e| Failure::io("rename into", &shown, e))?;
+        state::sync_dir(&dir)?;
         Ok(StorePut { digest: digest.to_owned(), bytes, written: true })
     });
     if result.is_err() {
@@ -49,15 +95,8 @@ pub fn put(digest: &str, input: &mut impl Read) -> Result<StorePut> {
     result
 }
 
-fn receive(tmp: &Path, input: &mut impl Read) -> Result<(u64, String)> {
-    use std::os::unix::fs::OpenOptionsExt;
+fn receive(tmp: &Path, mut file: std::fs::File, input: &mut impl Read) -> Result<(u64, String)> {
     let shown = tmp.display().to_string();
-    let mut file = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o644)
-        .open(tmp)
-        .map_err(|e| Failure::io("create", &shown, e))?;
     let mut hasher = Sha256::new();
     let mut buf = vec![0u8; 64 * 1024];
     let mut total = 0u64;
@@ -92,22 +131,44 @@ pub fn read_verified(path: &str, digest: &str) -> Result<Vec<u8>> {
 
 #[cfg(test)]
 mod tests {
+    use std::sync::{Arc, Barrier, OnceLock};
+
     use super::*;
 
-    // The store root comes from the environment; tests that use it run in
-    // one test function so they never race on the variable.
+    /// The store root comes from the environment: every test of this module
+    /// shares one, set once, and uses artifacts of its own.
+    fn test_root() -> &'static Path {
+        static ROOT: OnceLock<PathBuf> = OnceLock::new();
+        ROOT.get_or_init(|| {
+            let dir = std::env::temp_dir().join(format!("sf-store-{}", std::process::id()));
+            let _ = std::fs::remove_dir_all(&dir);
+            std::env::set_var("SCHEDFLEET_AGENT_ROOT", &dir);
+            dir
+        })
+    }
+
+    fn digest_of(data: &[u8]) -> String {
+        hex::encode(Sha256::digest(data))
+    }
+
+    fn leftovers() -> Vec<String> {
+        std::fs::read_dir(state::store_dir())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|n| n.starts_with('.'))
+            .collect()
+    }
+
     #[test]
     fn put_verifies_and_is_idempotent() {
-        let dir = std::env::temp_dir().join(format!("sf-store-{}", std::process::id()));
-        std::env::set_var("SCHEDFLEET_AGENT_ROOT", &dir);
+        test_root();
         let data = b"not really a bpf object";
-        let digest = hex::encode(Sha256::digest(data));
+        let digest = digest_of(data);
 
         let bad = put(&"0".repeat(64), &mut &data[..]).unwrap_err();
         assert_eq!(bad.kind, ErrorKind::DigestMismatch);
         assert!(!path_of(&"0".repeat(64)).exists());
-        let leftovers: Vec<_> = std::fs::read_dir(state::store_dir()).unwrap().collect();
-        assert!(leftovers.is_empty(), "failed upload left files behind");
+        assert!(leftovers().is_empty(), "failed upload left files behind");
 
         let first = put(&digest, &mut &data[..]).unwrap();
         assert!(first.written);
@@ -121,9 +182,54 @@ mod tests {
 
         let p = path_of(&digest);
         assert_eq!(read_verified(p.to_str().unwrap(), &digest).unwrap(), data);
-        std::fs::write(&p, b"corrupted").unwrap();
+    }
+
+    /// Seen on a host: a store entry that no longer hashes to its name
+    /// (truncated by an interrupted copy, or altered) was reported present
+    /// by `has` and kept by `put` (`written: false`) forever.
+    #[test]
+    fn a_corrupted_entry_is_missing_and_put_repairs_it() {
+        test_root();
+        let data: Vec<u8> = (0..200_000u32).map(|i| (i % 241) as u8).collect();
+        let digest = digest_of(&data);
+        assert!(put(&digest, &mut &data[..]).unwrap().written);
+        let p = path_of(&digest);
+        std::fs::write(&p, &data[..65_536]).unwrap();
+
+        assert_eq!(has(std::slice::from_ref(&digest)).missing, vec![digest.clone()], "a truncated entry is missing");
         let err = read_verified(p.to_str().unwrap(), &digest).unwrap_err();
         assert_eq!(err.kind, ErrorKind::DigestMismatch);
-        std::fs::remove_dir_all(&dir).unwrap();
+
+        let repaired = put(&digest, &mut &data[..]).unwrap();
+        assert!(repaired.written, "put replaces a corrupted entry");
+        assert_eq!(std::fs::read(&p).unwrap(), data);
+        assert_eq!(has(std::slice::from_ref(&digest)).present, vec![digest.clone()]);
+        assert!(leftovers().is_empty(), "{:?}", leftovers());
+    }
+
+    /// Two uploads of one artifact at once (two controllers, or a retry
+    /// while the first still runs) each write a temporary file of their own:
+    /// both succeed and the entry is whole.
+    #[test]
+    fn concurrent_puts_of_one_artifact_all_succeed_and_leave_it_whole() {
+        test_root();
+        let data: Arc<Vec<u8>> = Arc::new((0..4_000_000u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 24) as u8).collect());
+        let digest = digest_of(&data);
+        let n = 6;
+        let barrier = Arc::new(Barrier::new(n));
+        let threads: Vec<_> = (0..n)
+            .map(|_| {
+                let (data, digest, barrier) = (data.clone(), digest.clone(), barrier.clone());
+                std::thread::spawn(move || {
+                    barrier.wait();
+                    put(&digest, &mut &data[..]).map(|p| p.written).map_err(|e| e.message)
+                })
+            })
+            .collect();
+        for t in threads {
+            t.join().unwrap().expect("every concurrent put succeeds");
+        }
+        assert_eq!(std::fs::read(path_of(&digest)).unwrap(), *data);
+        assert!(leftovers().is_empty(), "{:?}", leftovers());
     }
 }

@@ -17,6 +17,11 @@ use crate::deadman::process;
 use crate::error::{Failure, Result};
 
 pub fn run(command: Command) -> Result<Value> {
+    // Every command that reads or writes the agent's files first makes sure
+    // they are root-only (see `state::check_root`).
+    if !matches!(command, Command::Version | Command::Facts) {
+        crate::state::check_root()?;
+    }
     let value = match command {
         Command::Version => json(&serde_json::json!({ "agent_version": env!("CARGO_PKG_VERSION") })),
         Command::Facts => json(&crate::facts::collect()),

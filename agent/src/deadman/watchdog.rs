@@ -264,7 +264,7 @@ fn log_to_own_file() {
     if std::fs::metadata(&path).is_ok_and(|m| m.len() > LOG_ROTATE_BYTES) {
         let _ = std::fs::rename(&path, path.with_extension("log.1"));
     }
-    let file = std::fs::OpenOptions::new().create(true).append(true).mode(0o644).open(&path);
+    let file = std::fs::OpenOptions::new().create(true).append(true).mode(0o600).open(&path);
     if let Ok(file) = file {
         // SAFETY: dup2 onto stderr; `file` stays open until the call returns.
         unsafe { libc::dup2(file.as_raw_fd(), libc::STDERR_FILENO) };

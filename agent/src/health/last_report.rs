@@ -36,7 +36,7 @@ fn exchange_at(path: &Path, enable_seq: u64) -> Option<bool> {
     let previous = std::fs::read(path).ok().and_then(|b| serde_json::from_slice::<LastReport>(&b).ok());
     let at = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
     let bytes = serde_json::to_vec(&LastReport { enable_seq, at }).expect("the last report always serializes");
-    if let Err(e) = state::write_atomic(path, &bytes, 0o644) {
+    if let Err(e) = state::write_atomic(path, &bytes, 0o600) {
         log::debug(&format!("cannot remember this report: {}", e.message));
     }
     previous.map(|p| p.enable_seq != enable_seq)

@@ -217,6 +217,8 @@ fn a_watchdog_with_nothing_pending_leaves_at_once() {
     // Started by hand (the agent starts it detached): it finds no pending
     // activation of its artifact, logs why and leaves.
     let root = tempfile::tempdir().unwrap();
+    // Root-only, as the agent makes its own (it would narrow it, and say so on stderr).
+    std::fs::set_permissions(root.path(), std::os::unix::fs::PermissionsExt::from_mode(0o700)).unwrap();
     let started = std::time::Instant::now();
     let out = agent(&["watch", "--artifact", &"a".repeat(64), "--enable-seq", "3"])
         .env("SCHEDFLEET_AGENT_ROOT", root.path())
@@ -227,5 +229,5 @@ fn a_watchdog_with_nothing_pending_leaves_at_once() {
     assert!(started.elapsed() < std::time::Duration::from_secs(3));
     let log = std::fs::read_to_string(root.path().join("watchdog.log")).unwrap();
     assert!(log.contains("watchdog ends: replaced"), "{log}");
-    assert!(out.stderr.is_empty(), "the watchdog logs to its file, not stderr");
+    assert!(out.stderr.is_empty(), "the watchdog logs to its file, not stderr: {}", String::from_utf8_lossy(&out.stderr));
 }
