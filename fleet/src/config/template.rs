@@ -5,7 +5,9 @@
 //! (what the agent reported). Undefined variables are errors, not empty
 //! strings. The environment has no loader (no `include`, no `import`), no
 //! function that reads files or runs anything, and a fuel limit, so a
-//! template can neither reach outside its inputs nor run away.
+//! template can neither reach outside its inputs nor run away. minijinja's
+//! `debug()` is removed: it would print every variable of the host, secrets
+//! included, into the rendered value and from there into errors.
 
 use minijinja::{Environment, ErrorKind, UndefinedBehavior};
 
@@ -23,6 +25,7 @@ impl Default for Templates {
         env.set_undefined_behavior(UndefinedBehavior::Strict);
         env.set_fuel(Some(FUEL));
         env.set_recursion_limit(32);
+        env.remove_global("debug");
         Templates { env }
     }
 }
@@ -95,5 +98,11 @@ mod tests {
         assert!(render("{%- import 'x' as y %}").unwrap_err().contains("cannot load other templates"));
         assert!(render("{% for i in range(100000) %}{% for j in range(100000) %}x{% endfor %}{% endfor %}").is_err());
         assert!(render("{{ ").is_err());
+    }
+
+    #[test]
+    fn debug_is_not_available() {
+        let err = render("{{ debug() }}").unwrap_err();
+        assert!(err.contains("unknown function") || err.contains("undefined"), "{err}");
     }
 }

@@ -20,12 +20,17 @@ pub fn append<'a, T: Serialize + 'a>(
     reports: impl IntoIterator<Item = (&'a str, &'a T)>,
 ) -> std::io::Result<()> {
     let dir = super::dir().join("history");
-    std::fs::create_dir_all(&dir)?;
+    super::create_private_dir(&dir)?;
     let mut buf = Vec::new();
     for (host, report) in reports {
         serde_json::to_writer(&mut buf, &Line { at, host, report })?;
         buf.push(b'\n');
     }
     // One write of whole lines: concurrent appenders never interleave within a line.
-    std::fs::OpenOptions::new().create(true).append(true).open(dir.join("status.jsonl"))?.write_all(&buf)
+    use std::os::unix::fs::OpenOptionsExt;
+    use std::os::unix::fs::PermissionsExt;
+    let mut file = std::fs::OpenOptions::new().create(true).append(true).mode(0o600).open(dir.join("status.jsonl"))?;
+    // A history an older version made readable by others becomes root-only.
+    file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
+    file.write_all(&buf)
 }

@@ -24,6 +24,7 @@
 use std::collections::hash_map::RandomState;
 use std::collections::BTreeSet;
 use std::fs::{File, OpenOptions};
+use std::os::unix::fs::OpenOptionsExt;
 use std::hash::{BuildHasher, Hasher};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
@@ -107,12 +108,12 @@ impl Journal {
     /// [`Journal::create`] in the state directory `dir`.
     pub fn create_in(dir: &Path, commit: &str) -> io::Result<Journal> {
         let journal_dir = dir.join("journal");
-        std::fs::create_dir_all(&journal_dir)?;
+        super::create_private_dir(&journal_dir)?;
         let mut attempt = 0;
         let (run_id, path, file) = loop {
             let run_id = new_run_id(now_ms());
             let path = journal_dir.join(format!("{run_id}.jsonl"));
-            match OpenOptions::new().append(true).create_new(true).open(&path) {
+            match OpenOptions::new().append(true).create_new(true).mode(0o600).open(&path) {
                 Ok(file) => break (run_id, path, file),
                 // Two runs in the same millisecond with the same suffix: draw again.
                 Err(e) if e.kind() == io::ErrorKind::AlreadyExists && attempt < 8 => attempt += 1,
@@ -373,6 +374,9 @@ mod tests {
         assert!(is_run_id(journal.run_id()), "{}", journal.run_id());
         assert_eq!(journal.path(), dir.path().join("journal").join(format!("{}.jsonl", journal.run_id())));
         assert_eq!(journal.commit(), "abc123");
+        use std::os::unix::fs::PermissionsExt;
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!((mode(journal.path()), mode(&dir.path().join("journal"))), (0o600, 0o700), "root-only");
         let push = Event {
             detail: "pushed `simple`".into(),
             values: serde_json::json!({ "bytes": 4096 }),
