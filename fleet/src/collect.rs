@@ -1,7 +1,8 @@
 //! Asking hosts what they run, read-only and in parallel: the agent's
 //! status report and facts, for `plan`, `status`, `drift` and the
 //! rollout's bakes. Nothing is pushed and nothing is changed; a host without
-//! an agent is reported as such. Every host gets a deadline, so one hung
+//! an agent is reported as such, its facts read without the agent
+//! ([`host::facts_without_agent`]). Every host gets a deadline, so one hung
 //! host cannot hold up a cron job. Hosts are reached through a
 //! [`Pool`], so a run that collects again (every bake poll) reuses its
 //! sessions.
@@ -153,16 +154,23 @@ async fn ask<T: Transport>(pool: &Pool<T>, host: &str, opts: &CollectOptions) ->
     let mut answer =
         Collected { host: host.to_owned(), reach: Reach::Ok, error: None, error_kind: None, status: None, facts: None };
     let path = match probe.linked {
-        AgentOnHost::Absent => return Ok(answer),
-        AgentOnHost::Corrupt { path, got } => {
-            // Never run it; `apply` replaces it.
-            answer.error = Some(format!(
-                "the agent at `{path}` does not match its digest (sha256 {}); it is not run",
-                got.as_deref().unwrap_or("unreadable")
-            ));
+        AgentOnHost::Verified(path) => path,
+        other => {
+            if let AgentOnHost::Corrupt { path, got } = other {
+                // Never run it; `apply` replaces it.
+                answer.error = Some(format!(
+                    "the agent at `{path}` does not match its digest (sha256 {}); it is not run",
+                    got.as_deref().unwrap_or("unreadable")
+                ));
+            }
+            // Without an agent the facts are read by a read-only script, so
+            // every host renders with its real facts before anything is
+            // pushed, and a host that had no agent keeps nothing of it.
+            if opts.facts {
+                answer.facts = Some(host::facts_without_agent(&v).await?);
+            }
             return Ok(answer);
         }
-        AgentOnHost::Verified(path) => path,
     };
     let agent = v.agent(path);
     answer.status = Some(agent.status(opts.status.clone()).await?);

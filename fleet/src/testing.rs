@@ -5,13 +5,26 @@ use crate::config::DesiredState;
 
 /// `n` hosts `h01`.. on 127.0.0.1, all assigned the built-in `simple`.
 pub fn desired(n: usize) -> DesiredState {
+    desired_with_fleet(n, "assignments:\n  - { hosts: all, scheduler: simple }\n")
+}
+
+/// [`desired`] with `simple`'s `slice_ns` set to `slice_ns` (a template).
+pub fn desired_with_params(n: usize, slice_ns: &str) -> DesiredState {
+    desired_with_fleet(n, &format!("assignments:\n  - {{ hosts: all, scheduler: simple, params: {{ slice_ns: '{slice_ns}' }} }}\n"))
+}
+
+pub fn desired_with_fleet(n: usize, fleet: &str) -> DesiredState {
     let repo = tempfile::tempdir().unwrap();
     let root = repo.path();
     std::fs::create_dir_all(root.join("schedulers")).unwrap();
     let hosts: String = (1..=n).map(|i| format!("  h{i:02}: {{ address: 127.0.0.1 }}\n")).collect();
     std::fs::write(root.join("inventory.yaml"), format!("hosts:\n{hosts}")).unwrap();
-    std::fs::write(root.join("fleet.yaml"), "assignments:\n  - { hosts: all, scheduler: simple }\n").unwrap();
-    std::fs::write(root.join("schedulers/simple.yaml"), "source: builtin:simple\n").unwrap();
+    std::fs::write(root.join("fleet.yaml"), fleet).unwrap();
+    std::fs::write(
+        root.join("schedulers/simple.yaml"),
+        "source: builtin:simple\nparams:\n  slice_ns: { type: u64, default: 5000000, min: 100000, max: 100000000 }\n",
+    )
+    .unwrap();
     for args in [
         &["init", "-q"][..],
         &["add", "."],

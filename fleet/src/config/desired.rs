@@ -62,6 +62,8 @@ pub struct HostSpec {
     params: BTreeMap<String, (Scalar, Origin)>,
     /// Merged variables: fleet < groups (inventory, then files) < host (inventory, then file).
     vars: Map<String, Value>,
+    /// `fleet.yaml`'s `public:`: parameters whose rendered values may be shown.
+    public: Arc<std::collections::BTreeSet<String>>,
 }
 
 /// A host's desired state, rendered: what the agent is asked to run.
@@ -72,6 +74,43 @@ pub struct HostPlan {
     pub artifact: Artifact,
     /// Checked against the scheduler's declarations; defaults filled in.
     pub params: BTreeMap<String, String>,
+    /// The parameters whose values may be shown (`public:` in `fleet.yaml`).
+    pub public: Arc<std::collections::BTreeSet<String>>,
+}
+
+impl HostPlan {
+    /// `text` (an agent's error, say) with every value of a parameter not
+    /// declared public replaced by `<redacted>`, wherever it stands as a
+    /// whole word.
+    pub fn redact(&self, text: &str) -> String {
+        let mut out = text.to_owned();
+        for (name, value) in &self.params {
+            if !self.public.contains(name) && !value.is_empty() {
+                out = redact_word(&out, value);
+            }
+        }
+        out
+    }
+}
+
+/// Replaces `word` in `text` where it is not part of a longer word.
+fn redact_word(text: &str, word: &str) -> String {
+    let is_word = |c: char| c.is_alphanumeric() || c == '_';
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = rest.find(word) {
+        let before = rest[..at].chars().next_back();
+        let after = rest[at + word.len()..].chars().next();
+        out.push_str(&rest[..at]);
+        if before.is_some_and(is_word) || after.is_some_and(is_word) {
+            out.push_str(word);
+        } else {
+            out.push_str("<redacted>");
+        }
+        rest = &rest[at + word.len()..];
+    }
+    out.push_str(rest);
+    out
 }
 
 fn required(repo: &ConfigRepo, file: &str) -> Result<Vec<u8>> {
@@ -111,6 +150,7 @@ pub fn load(repo: &ConfigRepo, opts: &LoadOptions<'_>) -> Result<DesiredState> {
     let fleet_at = Positions::new("fleet.yaml", &fleet_bytes);
     fleet.check().map_err(|(path, why)| BadInput::new(format!("{}: {why}", fleet_at.origin(&path))))?;
     check_var_names(&fleet.vars, |k| fleet_at.origin(&[Key("vars"), Key(k)]).to_string())?;
+    let public: Arc<std::collections::BTreeSet<String>> = Arc::new(fleet.public.iter().cloned().collect());
     let loaded = super::source::load_inventory(
         Some(repo),
         Some((&fleet, &fleet_at)),
@@ -238,6 +278,7 @@ pub fn load(repo: &ConfigRepo, opts: &LoadOptions<'_>) -> Result<DesiredState> {
             decl,
             params,
             vars,
+            public: public.clone(),
         });
     }
     // Scheduler files not loaded above (assigned to no selected host) are
@@ -394,7 +435,18 @@ impl HostSpec {
                 }
                 other => other.clone(),
             };
-            params.insert(name.clone(), decl.check(name, &value).map_err(at)?);
+            let checked = decl.check(name, &value).map_err(|why| {
+                if self.public.contains(name) {
+                    at(why)
+                } else {
+                    at(format!(
+                        "parameter `{name}`: its rendered value is not {} (the value is not shown: list `{name}` \
+                         under `public:` in fleet.yaml to show it)",
+                        decl.expected()
+                    ))
+                }
+            })?;
+            params.insert(name.clone(), checked);
         }
         for (name, d) in &self.decl.params {
             if let (false, Some(default)) = (params.contains_key(name), &d.default) {
@@ -406,6 +458,7 @@ impl HostSpec {
             scheduler: self.scheduler.clone(),
             artifact: self.artifact.clone(),
             params,
+            public: self.public.clone(),
         })
     }
 }
@@ -423,5 +476,40 @@ pub fn placeholder_facts() -> Facts {
         numa_nodes: 2,
         cgroup_version: 2,
         is_root: true,
+    }
+}
+
+#[cfg(test)]
+mod secret_tests {
+    use super::*;
+    use crate::config::Templates;
+
+    const FLEET: &str = "vars: { token: 4242 }\nassignments:\n  - { hosts: all, scheduler: simple, params: { slice_ns: '{{ token * 10 }}' } }\n";
+
+    #[test]
+    fn a_rendered_value_that_does_not_fit_is_not_shown_unless_public() {
+        let d = crate::testing::desired_with_fleet(1, FLEET);
+        let err = d.hosts[0].render(&Templates::default(), &placeholder_facts()).unwrap_err().to_string();
+        assert!(!err.contains("42420"), "{err}");
+        assert!(err.contains("within 100000..=100000000") && err.contains("public:"), "{err}");
+
+        let public = format!("public: [slice_ns]\n{FLEET}");
+        let d = crate::testing::desired_with_fleet(1, &public);
+        let err = d.hosts[0].render(&Templates::default(), &placeholder_facts()).unwrap_err().to_string();
+        assert!(err.contains("42420"), "a public parameter's value is shown: {err}");
+    }
+
+    #[test]
+    fn redaction_replaces_whole_words_of_secret_values_only() {
+        let fleet = "assignments:\n  - { hosts: all, scheduler: simple, params: { slice_ns: '{{ 300000 + 7 }}' } }\n";
+        let d = crate::testing::desired_with_fleet(1, fleet);
+        let plan = d.hosts[0].render(&Templates::default(), &placeholder_facts()).unwrap();
+        assert_eq!(
+            plan.redact("slice_ns=300007 rejected; 3000071 and x300007 are other words"),
+            "slice_ns=<redacted> rejected; 3000071 and x300007 are other words"
+        );
+        let d = crate::testing::desired_with_fleet(1, &format!("public: [slice_ns]\n{fleet}"));
+        let plan = d.hosts[0].render(&Templates::default(), &placeholder_facts()).unwrap();
+        assert_eq!(plan.redact("slice_ns=300007"), "slice_ns=300007");
     }
 }

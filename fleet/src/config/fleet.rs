@@ -37,6 +37,11 @@ pub struct FleetFile {
     pub vars: BTreeMap<String, serde_json::Value>,
     /// Which scheduler each host runs; the first assignment whose pattern selects a host wins.
     pub assignments: Vec<Assignment>,
+    /// Parameters whose rendered values may be shown in errors, logs and the
+    /// journal. Every other rendered value is treated as a secret: errors
+    /// say what was expected, never what was rendered.
+    #[serde(default)]
+    pub public: Vec<String>,
     #[serde(default)]
     pub rollout: RolloutPolicy,
     #[serde(default)]

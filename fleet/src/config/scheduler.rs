@@ -170,6 +170,15 @@ impl ParamDecl {
         }
     }
 
+    /// What a value must be, in words, without any value: for errors about
+    /// a value that is not shown.
+    pub fn expected(&self) -> String {
+        match self.range() {
+            None => "true or false".to_owned(),
+            Some((lo, hi)) => format!("an integer of type `{}` within {lo}..={hi}", self.kind.as_str()),
+        }
+    }
+
     /// The values allowed: the type's range narrowed by `min` and `max`;
     /// `None` for bool.
     fn range(&self) -> Option<(i128, i128)> {

@@ -91,15 +91,22 @@ async fn converge<T: Transport>(
             kind: None,
         });
     }
+    // Rendered before anything is pushed: a parameter that does not render
+    // leaves the host as it was.
+    let plan = match opts.rendered.get(&spec.host.name) {
+        Some(plan) => plan.clone(),
+        None => {
+            let facts = host::facts_without_agent(v).await?;
+            FactsCache::open().put(&spec.host.name, &facts);
+            spec.render(templates, &facts).map_err(|e| Stop {
+                outcome: Outcome::Failed,
+                message: format!("{e}; nothing was changed on this host"),
+                kind: None,
+            })?
+        }
+    };
     report.bytes_sent += host::install_agent(v, &opts.agent, &probe).await?;
     let agent = v.agent(host::agent_path(&opts.agent));
-    let facts = agent.facts().await?;
-    FactsCache::open().put(&spec.host.name, &facts);
-    let plan = spec.render(templates, &facts).map_err(|e| Stop {
-        outcome: Outcome::Failed,
-        message: e.to_string(),
-        kind: None,
-    })?;
     let status = agent.status(StatusRequest::default()).await?;
     if decide(&plan, Some(&status)).0 == Action::None {
         return Ok(Outcome::Unchanged);
@@ -122,7 +129,13 @@ async fn converge<T: Transport>(
                 probes_json: c.probes_json.clone(),
             }),
         })
-        .await?;
+        .await
+        .map_err(|e| {
+            // The agent's words may quote a parameter's value.
+            let mut stop = Stop::from(e);
+            stop.message = plan.redact(&stop.message);
+            stop
+        })?;
     report.load_ms = Some(activated.load_ms);
     report.activated = Some(activated);
     Ok(Outcome::Changed)
@@ -158,6 +171,7 @@ mod tests {
         agent: Option<String>,
         objects: Vec<String>,
         active: Option<(String, std::collections::BTreeMap<String, String>)>,
+        cpus: u32,
     }
 
     fn facts() -> Facts {
@@ -183,6 +197,9 @@ mod tests {
         let text = |t: String| RemoteOutput { code: Some(0), stdout: t.into_bytes(), stderr: String::new() };
         if program == "sh" {
             let script = &args[1];
+            if script.contains("cpu/online") {
+                return text(format!("release 7.3.4\narch x86_64\nsched_ext 1\ncpus 0-{}\nuid 0\n", h.cpus.max(1) - 1));
+            }
             if script.contains("printf 'release") {
                 let mut out = "release 7.3.4\n".to_owned();
                 if h.sched_ext {
@@ -253,6 +270,7 @@ mod tests {
             agent: Artifact::new("schedfleet-agent", b"the agent".to_vec()),
             confirm: Some(ConfirmMode { within: Duration::from_secs(60), probes_json: None }),
             lease_owner: Some("ops@ctl".into()),
+            rendered: Default::default(),
         }
     }
 
@@ -264,6 +282,7 @@ mod tests {
             .map(|c| {
                 let words: Vec<&str> = c.split_whitespace().collect();
                 match words[0] {
+                    "sh" if c.contains("cpu/online") => "facts-script".to_owned(),
                     "sh" if c.contains("printf 'release") => "probe".to_owned(),
                     "sh" => "install-agent".to_owned(),
                     _ => words[1..].iter().take(2).copied().collect::<Vec<_>>().join(" "),
@@ -289,8 +308,8 @@ mod tests {
             steps(&transport, "h01"),
             [
                 "probe",
+                "facts-script",
                 "install-agent",
-                "facts",
                 "status --latency-window",
                 "lease acquire",
                 "store has",
@@ -301,8 +320,21 @@ mod tests {
 
         let report = apply_one(&pool, spec, "c1", &opts, &templates).await;
         assert_eq!((report.outcome, report.bytes_sent), (Outcome::Unchanged, 0), "{report:?}");
-        assert_eq!(steps(&transport, "h01")[8..], ["probe", "facts", "status --latency-window"]);
+        assert_eq!(steps(&transport, "h01")[8..], ["probe", "facts-script", "status --latency-window"]);
         assert_eq!(pool.connections()["h01"], 1, "one session for both visits");
+    }
+
+    /// A parameter that only real facts break (here: a division by
+    /// `facts.cpus - 2` on a 2-CPU host) fails before the agent is pushed.
+    #[tokio::test]
+    async fn a_render_error_from_real_facts_pushes_nothing() {
+        let d = crate::testing::desired_with_params(1, "{{ 1000000 // (facts.cpus - 2) }}");
+        let transport = MemoryTransport::new([host("h01", FakeHost { sched_ext: true, cpus: 2, ..Default::default() })]);
+        let pool = Pool::new(transport.clone(), transport.targets(), 4);
+        let report = apply_one(&pool, &d.hosts[0], "c1", &opts(), &Templates::default()).await;
+        assert_eq!((report.outcome, report.bytes_sent), (Outcome::Failed, 0), "{report:?}");
+        assert!(report.message.as_deref().unwrap().contains("nothing was changed"), "{report:?}");
+        assert_eq!(steps(&transport, "h01"), ["probe", "facts-script"], "read only");
     }
 
     #[tokio::test]

@@ -2,8 +2,9 @@
 //!
 //! Per host (`host.rs`), over the run's session of that host: check the
 //! kernel has sched_ext and which agent the store holds (one round trip),
-//! install the agent only when the store lacks a verified copy, render the
-//! parameters with the host's facts, ask the agent what runs and stop when
+//! take the parameters the plan rendered (or render them now, from facts
+//! read without the agent) so that a render error changes nothing, install
+//! the agent only when the store lacks a verified copy, ask the agent what runs and stop when
 //! it is the desired state, take the host lease, push the scheduler object
 //! only when the store lacks it, activate. A failure on one host is recorded
 //! in its [`HostReport`] and the others go on; the rollout decides from the
@@ -12,6 +13,8 @@
 mod host;
 mod report;
 
+use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 use futures::StreamExt;
@@ -19,7 +22,7 @@ use futures::StreamExt;
 pub use report::{HostReport, Outcome};
 
 use crate::artifact::Artifact;
-use crate::config::{HostSpec, Templates};
+use crate::config::{HostPlan, HostSpec, Templates};
 use crate::host::{Pool, Transport};
 
 #[derive(Debug, Clone)]
@@ -30,6 +33,10 @@ pub struct ApplyOptions {
     pub confirm: Option<ConfirmMode>,
     /// Take this host lease before changing a host (and keep it: the rollout releases it).
     pub lease_owner: Option<String>,
+    /// Each host's desired state as the plan rendered it, before any host
+    /// was changed; a host missing here is rendered from facts read
+    /// without the agent, before anything is pushed to it.
+    pub rendered: Arc<BTreeMap<String, HostPlan>>,
 }
 
 /// How an activation waits for its confirmation.

@@ -177,6 +177,7 @@ mod tests {
             current,
             agent_version: Some("0.1.0".into()),
             facts: FactsSource::Host,
+            rendered: None,
         }
     }
 

@@ -5,6 +5,7 @@
 //! hosts are visited at once; `ssh` is the transport (the only code that
 //! opens a connection); `probe` is the first, read-only round trip of a
 //! visit (kernel, sched_ext, a verified agent) and the agent's bootstrap;
+//! `facts` reads a host's facts without the agent (nothing written);
 //! `agent` is the typed client of the agent, speaking
 //! [`schedfleet_proto::Request`]. Every visit ends in `Ok` or a
 //! [`HostError`] that says whether the host was unreachable, its agent
@@ -15,6 +16,7 @@
 
 mod agent;
 mod error;
+mod facts;
 #[cfg(test)]
 pub(crate) mod memory;
 mod pool;
@@ -27,6 +29,7 @@ use std::time::Duration;
 
 pub use agent::AgentClient;
 pub use error::HostError;
+pub use facts::facts_without_agent;
 pub use pool::{Pool, Visit};
 pub use probe::{agent_path, install_agent, probe, AgentOnHost, Probe};
 pub use session::{Channel, RemoteOutput, Transport, TransportError};

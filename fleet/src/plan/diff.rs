@@ -123,6 +123,7 @@ mod tests {
             scheduler: "simple".into(),
             artifact: Artifact::new("a", &b"object"[..]),
             params: params.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+            public: Default::default(),
         }
     }
 

@@ -8,7 +8,7 @@ use serde::Serialize;
 
 use super::diff::{decide, Action, Current};
 use crate::collect::{self, CollectOptions, Collected, Reach};
-use crate::config::{placeholder_facts, DesiredState, HostSpec, Templates};
+use crate::config::{placeholder_facts, DesiredState, HostPlan, HostSpec, Templates};
 use crate::host::{Pool, Transport};
 use crate::state::FactsCache;
 
@@ -38,6 +38,10 @@ pub struct HostDiff {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub agent_version: Option<String>,
     pub facts: FactsSource,
+    /// The desired state rendered with those facts, what `apply` asks the
+    /// host to run (not printed: `params` is its face).
+    #[serde(skip)]
+    pub rendered: Option<HostPlan>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -79,6 +83,7 @@ fn diff_one(spec: &HostSpec, answer: Collected, templates: &Templates, cache: &F
         current: answer.status.as_ref().map(Current::from),
         agent_version: answer.status.as_ref().map(|s| s.agent_version.clone()),
         facts: FactsSource::Placeholder,
+        rendered: None,
     };
     if diff.reach != Reach::Ok {
         return diff;
@@ -103,7 +108,8 @@ fn diff_one(spec: &HostSpec, answer: Collected, templates: &Templates, cache: &F
             let (action, why) = decide(&plan, answer.status.as_ref());
             diff.action = Some(action);
             diff.reason = why;
-            diff.params = plan.params;
+            diff.params = plan.params.clone();
+            diff.rendered = Some(plan);
         }
     }
     diff

@@ -1,5 +1,6 @@
-//! Starting a rollout for real: the fleet lock, the journal, the plan that
-//! says which hosts need a change, one pool of host sessions for the whole
+//! Starting a rollout for real: the fleet lock, the plan that reads every
+//! host's facts and renders its parameters before anything changes (a host
+//! that does not render stops the run there, nothing touched), the journal, one pool of host sessions for the whole
 //! run (plan, waves, bakes, confirms, rollbacks, lease releases), and
 //! Ctrl-C.
 
@@ -12,7 +13,7 @@ use anyhow::Result;
 use super::remote::PoolOps;
 use super::run::{self, Progress, RolloutReport, RolloutTiming};
 use crate::artifact::Artifact;
-use crate::collect::CollectOptions;
+use crate::collect::{CollectOptions, Reach};
 use crate::config::DesiredState;
 use crate::deploy::{ApplyOptions, ConfirmMode};
 use crate::host;
@@ -50,18 +51,30 @@ pub async fn start(
         Err(e @ LockError::Held { .. }) => return Err(Locked(e).into()),
         Err(e) => return Err(e.into()),
     };
+    let pool = host::ssh_pool(desired.hosts.iter().map(|s| &s.host), opts.parallel, opts.connect_timeout)?;
+    // Render before change: every host's facts are read (read-only, without
+    // an agent where it has none) and its parameters rendered before any
+    // host is touched; one that does not render stops the run with nothing
+    // changed anywhere (exit 2).
+    let planned = plan::plan(&pool, desired, &CollectOptions::default()).await;
+    if let Some(invalid) = render_errors(&planned) {
+        pool.close().await;
+        return Err(invalid.into());
+    }
     let journal = open_journal(desired, opts.resume)?;
     lock.set_run_id(journal.run_id())?;
     // The owner's words already name the run (set just above).
     let owner = lock.owner().to_string();
-
-    let pool = host::ssh_pool(desired.hosts.iter().map(|s| &s.host), opts.parallel, opts.connect_timeout)?;
-    let planned = plan::plan(&pool, desired, &CollectOptions::default()).await;
-    // Hosts that could not be planned (unreachable, invalid) are tried
-    // too, so they count against the budget; hosts already in their
-    // desired state are not.
-    let to_change: Vec<String> =
-        planned.hosts.iter().filter(|h| h.action != Some(Action::None)).map(|h| h.host.clone()).collect();
+    // Unreachable hosts are tried too, so they count against the budget;
+    // hosts already in their desired state are not, nor (above) hosts whose
+    // parameters do not render.
+    let to_change: Vec<String> = planned
+        .hosts
+        .iter()
+        .filter(|h| h.action != Some(Action::None) && h.reach != Reach::Invalid)
+        .map(|h| h.host.clone())
+        .collect();
+    let rendered = planned.hosts.iter().filter_map(|h| Some((h.host.clone(), h.rendered.clone()?))).collect();
 
     let probes_json = desired.fleet.health.probes_json();
     let ops = PoolOps {
@@ -74,6 +87,7 @@ pub async fn start(
                 probes_json: probes_json.clone(),
             }),
             lease_owner: Some(owner.clone()),
+            rendered: std::sync::Arc::new(rendered),
         },
         collect: CollectOptions {
             status: schedfleet_proto::StatusRequest { probes_json, ..Default::default() },
@@ -102,6 +116,24 @@ pub async fn start(
     Ok(report?)
 }
 
+/// The hosts whose parameters do not render (or check) with their facts,
+/// as one bad-input error; `None` when every planned host rendered.
+fn render_errors(planned: &plan::PlanReport) -> Option<crate::BadInput> {
+    let invalid: Vec<String> = planned
+        .hosts
+        .iter()
+        .filter(|h| h.reach == Reach::Invalid)
+        .map(|h| format!("host `{}`: {}", h.host, h.reason))
+        .collect();
+    (!invalid.is_empty()).then(|| {
+        crate::BadInput::new(format!(
+            "{}\n{} host(s) do not render with their facts; nothing was changed on any host",
+            invalid.join("\n"),
+            invalid.len()
+        ))
+    })
+}
+
 fn open_journal(desired: &DesiredState, resume: bool) -> Result<Journal> {
     if resume {
         if let Some(run_id) = journal::latest_run()? {
@@ -115,4 +147,48 @@ fn open_journal(desired: &DesiredState, resume: bool) -> Result<Journal> {
         }
     }
     Ok(Journal::create(&desired.commit)?)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::config::{placeholder_facts, Templates};
+    use crate::host::memory::{MemoryHost, MemoryTransport};
+    use crate::host::{Pool, RemoteOutput};
+
+    /// A host with sched_ext, 2 CPUs and no agent: it answers the probe and
+    /// the facts script, and nothing else is ever run.
+    fn two_cpu_host(name: &str) -> MemoryHost {
+        MemoryHost {
+            respond: Arc::new(|program, args, _| {
+                assert_eq!(program, "sh", "only read-only scripts reach a host without an agent");
+                let out = if args[1].contains("cpu/online") {
+                    "release 7.3.4\narch x86_64\nsched_ext 1\ncpus 0-1\nuid 0\n"
+                } else {
+                    "release 7.3.4\nsched_ext disabled\n"
+                };
+                RemoteOutput { code: Some(0), stdout: out.into(), stderr: String::new() }
+            }),
+            ..MemoryHost::healthy(name)
+        }
+    }
+
+    #[tokio::test]
+    async fn a_render_error_only_real_facts_reveal_is_bad_input_before_any_change() {
+        let d = crate::testing::desired_with_params(2, "{{ 1000000 * 100 // (facts.cpus - 2) }}");
+        assert!(d.hosts[0].render(&Templates::default(), &placeholder_facts()).is_ok(), "valid with placeholders");
+        let transport = MemoryTransport::new([two_cpu_host("h01"), two_cpu_host("h02")]);
+        let pool = Pool::new(transport.clone(), transport.targets(), 4);
+        let planned = plan::plan(&pool, &d, &CollectOptions::default()).await;
+        assert!(planned.hosts.iter().all(|h| h.reach == Reach::Invalid), "{:?}", planned.hosts);
+        let err = render_errors(&planned).expect("exit 2").to_string();
+        assert!(err.contains("host `h01`") && err.contains("host `h02`"), "{err}");
+        assert!(err.contains("nothing was changed on any host"), "{err}");
+        for h in ["h01", "h02"] {
+            let ran = transport.commands(h);
+            assert!(ran.iter().all(|c| c.starts_with("sh ")), "{ran:?}");
+        }
+    }
 }
