@@ -19,6 +19,7 @@ pub const USAGE: &str = "usage:
   schedfleet-agent confirm --artifact HEX
   schedfleet-agent rollback
   schedfleet-agent deactivate
+  schedfleet-agent recover              (undo a change an agent killed mid-way left; for boot)
   schedfleet-agent lease acquire --owner TEXT --ttl SECS
   schedfleet-agent lease release --owner TEXT
   schedfleet-agent store has HEX...
@@ -35,6 +36,7 @@ pub enum Command {
     Confirm { artifact: String },
     Rollback,
     Deactivate,
+    Recover,
     LeaseAcquire { owner: String, ttl: u64 },
     LeaseRelease { owner: String },
     Watch(WatchArgs),
@@ -178,6 +180,7 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Command> {
         "status" => return parse_status(parser),
         "deactivate" => Command::Deactivate,
         "rollback" => Command::Rollback,
+        "recover" => Command::Recover,
         "activate" => return parse_activate(parser),
         "confirm" => return parse_confirm(parser),
         "lease" => return parse_lease(parser),
@@ -553,6 +556,8 @@ mod tests {
         usage_error(&["confirm"], "--artifact");
         usage_error(&["confirm", "--artifact", "simple"], "not a lower-case hex sha256");
         assert_eq!(p(&["rollback"]).unwrap(), Command::Rollback);
+        assert_eq!(p(&["recover"]).unwrap(), Command::Recover);
+        usage_error(&["recover", "--now"], "--now");
         usage_error(&["rollback", "--previous"], "--previous");
     }
 
@@ -621,6 +626,7 @@ mod request_round_trip {
             Command::StoreHas(digests) => Request::StoreHas { digests },
             Command::StorePut(digest) => Request::StorePut { digest },
             Command::Watch(_) => panic!("the controller never sends `watch`"),
+            Command::Recover => panic!("the controller never sends `recover`: every command recovers first"),
         }
     }
 

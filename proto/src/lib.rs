@@ -217,6 +217,27 @@ pub struct AgentState {
     /// The newest fallback of an unconfirmed activation.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_fallback: Option<Fallback>,
+    /// A change of scheduler under way, written before anything is switched
+    /// (write-ahead): one found by a later command means the agent that
+    /// wrote it died mid-way, and the host goes back to `previous`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub intent: Option<Intent>,
+}
+
+/// A change of scheduler under way (see [`AgentState::intent`]).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Intent {
+    /// sha256 of the scheduler being activated.
+    pub artifact: String,
+    /// Its ops name.
+    pub ops: String,
+    /// Seconds since the Unix epoch when the change began.
+    pub started: u64,
+    /// The agent process making the change.
+    pub pid: u32,
+    /// The confirmed position to return to should the change not finish
+    /// (`None`: the kernel's default), as it ran when the change began.
+    pub previous: Option<ActiveScheduler>,
 }
 
 /// An unconfirmed activation (`activate --confirm-within`) and what its
@@ -641,6 +662,7 @@ mod tests {
                 took_ms: 12,
                 restore_error: None,
             }),
+            intent: Some(Intent { artifact: "d".into(), ops: "next".into(), started: 9, pid: 77, previous: None }),
         };
         let json = serde_json::to_string(&st).unwrap();
         assert!(json.contains(r#""confirmed":false"#), "{json}");

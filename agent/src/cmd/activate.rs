@@ -8,6 +8,12 @@
 //! new one does not reach `enabled` with its own ops name, it is removed
 //! and the previous one (kept in the store) is loaded again.
 //!
+//! Before anything running is touched, the change is written ahead in the
+//! state file (`intent`, with the confirmed position to return to) and
+//! cleared in the same write that records its outcome: an agent killed in
+//! between leaves the intent, and the next agent command (or the watchdog,
+//! or `recover` at boot) undoes the change (`deadman::recover`).
+//!
 //! With `--confirm-within` the new scheduler runs unconfirmed: the state
 //! records it as pending, over the last confirmed scheduler, and a watchdog
 //! process is started before the reply (see `deadman`). Without it, the new
@@ -16,11 +22,11 @@
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use schedfleet_proto::{Activated, ActiveScheduler, AgentState, ErrorKind, Pending};
+use schedfleet_proto::{Activated, ActiveScheduler, AgentState, ErrorKind, Intent, Pending};
 
 use crate::cli::{self, ActivateArgs};
 use crate::deadman::verdict::{self, Reason};
-use crate::deadman::{fallback, process, transition};
+use crate::deadman::{fallback, fault, process, transition};
 use crate::error::{Failure, Result};
 use crate::sched::object;
 use crate::sched::switch::{self, attach_and_check};
@@ -33,8 +39,7 @@ pub fn run(args: ActivateArgs) -> Result<Activated> {
     let loaded = object::prepare(&bytes, &args.params)?.load()?;
     log::info(&format!("verified and loaded `{}` ({} bytes)", loaded.ops_name, bytes.len()));
 
-    let _lock = state::lock()?;
-    let mut st = state::load()?;
+    let (_lock, mut st) = super::lock_state()?;
     let kernel = sched::kernel::read()?;
     if kernel.state != "disabled" && (!args.replace || !sched::link::is_pinned()) {
         let whose = if sched::link::is_pinned() {
@@ -53,32 +58,56 @@ pub fn run(args: ActivateArgs) -> Result<Activated> {
     // What to put back should the new scheduler not come up: what runs
     // now, unless that is itself unconfirmed (its watchdog is gone now),
     // then the confirmed one under it.
-    let restore_target = if kernel.state != "disabled" {
-        switch::remove_ours()?;
-        if st.pending.is_some() {
-            last_confirmed.clone()
-        } else {
-            st.active.clone()
-        }
+    let restore_target = match (kernel.state.as_str(), st.pending.is_some()) {
+        ("disabled", _) => None,
+        (_, true) => last_confirmed.clone(),
+        (_, false) => st.active.clone(),
+    };
+    // Write-ahead: from here until the outcome is recorded, a later agent
+    // that finds this intent knows this one died and undoes the change
+    // (see `deadman::recover`).
+    st.intent = Some(Intent {
+        artifact: args.sha256.clone(),
+        ops: loaded.ops_name.clone(),
+        started: now(),
+        pid: std::process::id(),
+        previous: restore_target.clone(),
+    });
+    state::save(&st)?;
+    fault::point("intent");
+    let removed = if kernel.state != "disabled" {
+        switch::remove_ours().map(drop)
     } else {
         // The kernel runs its default scheduler. A pin left behind means our
         // scheduler was ejected by the kernel: the pin holds a dead link and
         // would block the new one.
-        if sched::link::unpin()? {
-            log::info("removed the pin of a scheduler the kernel had already disabled");
-        }
-        None
+        sched::link::unpin().map(|unpinned| {
+            if unpinned {
+                log::info("removed the pin of a scheduler the kernel had already disabled");
+            }
+        })
     };
+    if let Err(failure) = removed {
+        // Nothing was switched: the intent goes.
+        st.intent = None;
+        state::save(&st)?;
+        return Err(failure);
+    }
+    fault::point("removed");
     st.pending = None;
     st.active = None;
 
     let (ops, enable_seq, load_ms) = match attach_and_check(loaded) {
         Ok(up) => up,
         Err(mut failure) => {
+            st.intent = None;
             failure.message.push_str(&restore(restore_target, &mut st));
             return Err(failure);
         }
     };
+    fault::point("attached");
+    // Every outcome below is recorded in the same write that clears the intent.
+    st.intent = None;
     let active = ActiveScheduler {
         artifact: args.sha256.clone(),
         ops: ops.clone(),
@@ -120,6 +149,7 @@ pub fn run(args: ActivateArgs) -> Result<Activated> {
             return Err(failure);
         }
     }
+    fault::point("watchdog");
     log::info(&format!("`{}` runs unconfirmed until {deadline}; watchdog pid {}", active.ops, pending.watchdog_pid));
     let watchdog_pid = pending.watchdog_pid;
     transition::record_pending_activation(&mut st, active, pending);

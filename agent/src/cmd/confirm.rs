@@ -21,23 +21,22 @@ use crate::{log, sched, state};
 
 pub fn run(artifact: &str) -> Result<Confirmed> {
     super::require_root_and_sched_ext()?;
-    let _lock = state::lock()?;
-    let mut st = state::load()?;
+    let (_lock, mut st) = super::lock_state()?;
     let kernel = sched::kernel::read()?;
     match transition::decide_confirm(&st, artifact, &kernel, state::unix_now()) {
         ConfirmDecision::Confirm => {
-            let pending = st.pending.clone().expect("decided on a pending activation");
-            let active = transition::record_confirm(&mut st).expect("a pending activation has an active scheduler");
+            let (pending, active) = transition::record_confirm(&mut st).map_err(inconsistent)?;
             state::save(&st)?;
             process::stop(pending.watchdog_pid, &pending.artifact);
             log::info(&format!("confirmed `{}`", active.ops));
             Ok(Confirmed { active, already_confirmed: false })
         }
         ConfirmDecision::AlreadyConfirmed => {
-            Ok(Confirmed { active: st.active.expect("decided on the active scheduler"), already_confirmed: true })
+            let active = st.active.ok_or_else(|| inconsistent("no scheduler is recorded active".into()))?;
+            Ok(Confirmed { active, already_confirmed: true })
         }
         ConfirmDecision::FallBack(reason) => {
-            let pending = st.pending.clone().expect("decided on a pending activation");
+            let pending = st.pending.clone().ok_or_else(|| inconsistent("no activation is pending".into()))?;
             super::stop_watchdog(&st);
             sched::libbpf_log::install();
             let fb = fallback::fall_back(&mut st, &pending, &reason, None, Instant::now());
@@ -63,6 +62,15 @@ pub fn run(artifact: &str) -> Result<Confirmed> {
             ),
         )),
     }
+}
+
+/// The state file contradicts itself: said, not panicked on. The host is
+/// left as it is; `rollback` or `deactivate` put it in a known state.
+fn inconsistent(why: String) -> Failure {
+    Failure::new(
+        ErrorKind::Internal,
+        format!("cannot confirm: {why}; nothing was changed: run `rollback` or `deactivate` to reach a known state"),
+    )
 }
 
 fn reverted(artifact: &str, fb: Fallback) -> Failure {

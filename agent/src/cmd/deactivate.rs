@@ -12,8 +12,7 @@ use crate::{sched, state};
 
 pub fn run() -> Result<Deactivated> {
     super::require_root_and_sched_ext()?;
-    let _lock = state::lock()?;
-    let mut st = state::load()?;
+    let (_lock, mut st) = super::lock_state()?;
     let kernel_agrees = sched::kernel::agrees(&sched::kernel::read()?, st.active.as_ref());
     // Removed first: should that fail (a scheduler not ours runs), nothing
     // changed, and the watchdog of a pending activation goes on watching.

@@ -5,6 +5,7 @@ mod activate;
 mod confirm;
 mod deactivate;
 mod lease;
+mod recover;
 mod rollback;
 mod status;
 mod watch;
@@ -30,6 +31,7 @@ pub fn run(command: Command) -> Result<Value> {
         Command::Confirm { artifact } => json(&confirm::run(&artifact)?),
         Command::Rollback => json(&rollback::run()?),
         Command::Deactivate => json(&deactivate::run()?),
+        Command::Recover => json(&recover::run()?),
         Command::LeaseAcquire { owner, ttl } => json(&lease::acquire(&owner, ttl)?),
         Command::LeaseRelease { owner } => json(&lease::release(&owner)?),
         Command::Watch(args) => json(&watch::run(args)?),
@@ -41,6 +43,16 @@ pub fn run(command: Command) -> Result<Value> {
 
 fn json<T: serde::Serialize>(doc: &T) -> Value {
     serde_json::to_value(doc).expect("agent documents always serialize")
+}
+
+/// Takes the state lock and reads the state, first undoing a change of
+/// scheduler an agent killed mid-way left (see `deadman::recover`): every
+/// command that changes the host starts from a finished state.
+fn lock_state() -> Result<(crate::state::FileLock, AgentState)> {
+    let lock = crate::state::lock()?;
+    let mut st = crate::state::load()?;
+    crate::deadman::recover::recover(&mut st)?;
+    Ok((lock, st))
 }
 
 /// Stops the watchdog of the pending activation in `st`, if any. Callers

@@ -19,8 +19,7 @@ use crate::{log, sched, state};
 pub fn run() -> Result<RolledBack> {
     super::require_root_and_sched_ext()?;
     sched::libbpf_log::install();
-    let _lock = state::lock()?;
-    let mut st = state::load()?;
+    let (_lock, mut st) = super::lock_state()?;
     let kernel = sched::kernel::read()?;
     let kernel_agrees = sched::kernel::agrees(&kernel, st.active.as_ref());
     let plan = transition::plan_rollback(&st, kernel_agrees);

@@ -7,6 +7,9 @@
 //! activation waiting for `confirm` (and whether its watchdog lives), the
 //! scheduler `rollback` would return to, the last fallback, and the lease.
 //!
+//! An interrupted change of scheduler (its agent killed mid-way) is undone
+//! before the report, when no live command holds the state lock.
+//!
 //! Only the first part can fail the command: a host without sched_ext is
 //! still refused with `no_sched_ext`, as before the health report, so callers
 //! that use `status` as a sched_ext check keep working. Every health field is
@@ -18,11 +21,12 @@ use schedfleet_proto::Status;
 use crate::cli::StatusArgs;
 use crate::deadman::process;
 use crate::error::Result;
-use crate::{health, lease, sched, state};
+use crate::{health, lease, log, sched, state};
 
 pub fn run(args: StatusArgs) -> Result<Status> {
     // Fails at once on a host without sched_ext, before any window.
     sched::kernel::read()?;
+    recover_if_interrupted()?;
     // User probes run alongside the window, each bounded by its own
     // timeout, so they add nothing to the report beyond the longest one.
     let probes = health::user_probe::start(args.probes);
@@ -55,4 +59,21 @@ pub fn run(args: StatusArgs) -> Result<Status> {
         gpu: health::gpu::read(),
         probes,
     })
+}
+
+/// A change of scheduler an agent killed mid-way left is undone here too,
+/// so the report that follows describes a finished state (see
+/// `deadman::recover`). Only when the state lock is free: a live command
+/// holding it finishes its own change.
+fn recover_if_interrupted() -> Result<()> {
+    if state::load().map_or(true, |st| st.intent.is_none()) {
+        return Ok(());
+    }
+    let Some(_lock) = state::FileLock::try_acquire(&state::state_lock_file())? else {
+        log::info("a change of scheduler is under way; reporting without waiting for it");
+        return Ok(());
+    };
+    let mut st = state::load()?;
+    crate::deadman::recover::recover(&mut st)?;
+    Ok(())
 }

@@ -7,11 +7,16 @@
 //! pending, previous, last fallback) and `verdict` the decisions on the
 //! kernel's state, the probes and the clock, both pure and tested without a
 //! kernel. `fallback` does the revert, `watchdog` is the `watch` process's
-//! loop, and `process` starts, finds and stops that process. Loading and
+//! loop, and `process` starts, finds and stops that process. `recover`
+//! undoes a change of scheduler whose agent was killed mid-way (found by
+//! its write-ahead intent), and `fault` kills the agent at a chosen step,
+//! for the tests of those windows. Loading and
 //! switching schedulers is `sched::switch`'s; the commands are in `cmd/`.
 
 pub mod fallback;
+pub mod fault;
 pub mod process;
+pub mod recover;
 pub mod transition;
 pub mod verdict;
 pub mod watchdog;

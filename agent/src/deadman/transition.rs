@@ -92,14 +92,33 @@ pub fn decide_confirm(st: &AgentState, artifact: &str, kernel: &KernelSchedExt, 
 }
 
 /// `confirm`: the pending scheduler becomes the confirmed position; the
-/// one it sat on becomes the previous. Returns the confirmed scheduler;
-/// `None` (and nothing changed) when nothing was pending.
-pub fn record_confirm(st: &mut AgentState) -> Option<ActiveScheduler> {
-    let pending = st.pending.take()?;
-    st.previous_confirmed = pending.previous;
-    let active = st.active.as_mut()?;
+/// one it sat on becomes the previous. Returns the pending record and the
+/// confirmed scheduler; an error that says what is wrong (and nothing
+/// changed) when nothing was pending, or the state file contradicts itself
+/// (a pending activation without its active scheduler, or of another
+/// artifact).
+pub fn record_confirm(st: &mut AgentState) -> Result<(Pending, ActiveScheduler), String> {
+    let pending = st.pending.clone().ok_or("no activation is pending")?;
+    match &st.active {
+        Some(a) if a.artifact == pending.artifact => {}
+        Some(a) => {
+            return Err(format!(
+                "the state file is inconsistent: `{}` is pending but `{}` ({}) is recorded active",
+                pending.artifact, a.ops, a.artifact
+            ))
+        }
+        None => {
+            return Err(format!(
+                "the state file is inconsistent: `{}` is pending but no scheduler is recorded active",
+                pending.artifact
+            ))
+        }
+    }
+    st.pending = None;
+    st.previous_confirmed = pending.previous.clone();
+    let active = st.active.as_mut().expect("checked above");
     active.confirmed = true;
-    Some(active.clone())
+    Ok((pending, active.clone()))
 }
 
 /// A fallback ended: `restored` runs (the pending one's previous, loaded
@@ -253,7 +272,7 @@ mod tests {
         let (mut st, a, b) = a_then_pending_b();
         assert!(!st.active.as_ref().unwrap().confirmed);
         assert_eq!(decide_confirm(&st, &b.artifact, &kernel_running(&b), 50), ConfirmDecision::Confirm);
-        let confirmed = record_confirm(&mut st).unwrap();
+        let (_, confirmed) = record_confirm(&mut st).unwrap();
         assert!(confirmed.confirmed);
         assert_eq!((st.pending.as_ref(), st.previous_confirmed.as_ref()), (None, Some(&a)));
         assert_eq!(
@@ -261,7 +280,20 @@ mod tests {
             ConfirmDecision::AlreadyConfirmed,
             "a repeated confirm is fine, even after the deadline"
         );
-        assert_eq!(record_confirm(&mut st), None);
+        assert_eq!(record_confirm(&mut st), Err("no activation is pending".into()));
+    }
+
+    #[test]
+    fn an_inconsistent_state_is_reported_not_confirmed() {
+        let (mut st, _, b) = a_then_pending_b();
+        st.active = None;
+        let before = st.clone();
+        let err = record_confirm(&mut st).unwrap_err();
+        assert!(err.contains("no scheduler is recorded active"), "{err}");
+        assert_eq!(st, before, "nothing changed");
+        st.active = Some(sched("z", 9));
+        let err = record_confirm(&mut st).unwrap_err();
+        assert!(err.contains(&format!("`{}` is pending but `z`", b.artifact)), "{err}");
     }
 
     #[test]
@@ -313,7 +345,7 @@ mod tests {
     #[test]
     fn rollback_of_a_confirmed_scheduler_goes_to_the_previous_and_back() {
         let (mut st, a, b) = a_then_pending_b();
-        record_confirm(&mut st);
+        record_confirm(&mut st).unwrap();
         let plan = plan_rollback(&st, true);
         assert_eq!(plan.target.as_ref(), Some(&a));
         assert_eq!(plan.previous_after.as_ref().map(|x| x.ops.as_str()), Some("b"));

@@ -8,8 +8,12 @@
 //! a thread of their own, so a slow probe never delays the kernel checks.
 //! On the first failure it takes the state lock, makes sure the activation
 //! is still the pending one, falls back ([`fallback::fall_back`]) and exits.
-//! It exits quietly when the state file shows the activation confirmed or
-//! replaced, and on SIGTERM (which `confirm`, `activate`, `rollback` and
+//! It fails closed: a state file it cannot read when it starts or must fall
+//! back means the kernel's default scheduler. Started by an agent that was
+//! killed before it recorded the activation (the intent is there, the
+//! pending record is not), it undoes the change itself
+//! (`deadman::recover`). It exits quietly when the state file shows the
+//! activation confirmed or replaced, and on SIGTERM (which `confirm`, `activate`, `rollback` and
 //! `deactivate` send while they hold the state lock, so never in the middle
 //! of a fallback).
 //!
@@ -40,7 +44,7 @@ const LOG_ROTATE_BYTES: u64 = 1 << 20;
 /// `/dev/null` when the agent starts it; people running it by hand see it).
 #[derive(Debug, Serialize)]
 pub struct Watched {
-    /// `confirmed`, `replaced`, `stopped` or `fell_back`.
+    /// `confirmed`, `replaced`, `stopped`, `fell_back` or `recovered`.
     pub ended: &'static str,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub fallback: Option<Fallback>,
@@ -70,8 +74,19 @@ pub fn run(args: WatchArgs) -> Result<Watched> {
     // `activate` holds the state lock until the pending record (with this
     // process's pid) is written: wait for it.
     let Some(lock) = lock_unless_stopped() else { return Ok(Watched::ended("stopped")) };
-    let pending = match still_pending(&state::load()?, &args) {
+    let mut st = match state::load() {
+        Ok(st) => st,
+        Err(e) => return fall_back_blind(&args, &e.message),
+    };
+    let pending = match still_pending(&st, &args) {
         Ok(pending) => pending,
+        // The agent that started this watchdog was killed before it
+        // recorded the activation: nothing else would undo it.
+        Err(_) if st.intent.as_ref().is_some_and(|i| i.artifact == args.artifact) => {
+            let fallback = super::recover::recover(&mut st)?;
+            log::info("watchdog ends: undid the interrupted activation");
+            return Ok(Watched { ended: "recovered", fallback });
+        }
         Err(ended) => return Ok(Watched::ended(ended)),
     };
     drop(lock);
@@ -166,7 +181,10 @@ fn fall_back(
     let Some(_lock) = lock_unless_stopped() else { return Ok(Watched::ended("stopped")) };
     // Under the lock, the state is the truth: a `confirm` or a new
     // `activate` that came first wins.
-    let mut st = state::load()?;
+    let mut st = match state::load() {
+        Ok(st) => st,
+        Err(e) => return fall_back_blind(args, &e.message),
+    };
     let pending = match still_pending(&st, args) {
         Ok(pending) => pending,
         Err(ended) => return Ok(Watched::ended(ended)),
@@ -174,6 +192,41 @@ fn fall_back(
     let fallback = fallback::fall_back(&mut st, &pending, reason, preloaded, noticed);
     state::save(&st)?;
     log::info("watchdog ends: fell back");
+    Ok(Watched { ended: "fell_back", fallback: Some(fallback) })
+}
+
+/// Fails closed: the state file cannot be read, so nothing says whether the
+/// activation was confirmed or what to return to. The scheduler is removed
+/// (the host runs the kernel's default), the unreadable file is kept beside
+/// as `state.json.unreadable-<time>` for people, and a new state records
+/// the fallback. Callers hold the state lock.
+fn fall_back_blind(args: &WatchArgs, error: &str) -> Result<Watched> {
+    let started = Instant::now();
+    log::error(&format!("cannot read the state ({error}): falling back to the kernel's default scheduler"));
+    let ops = sched::kernel::read().ok().and_then(|k| k.ops).unwrap_or_default();
+    let (to, restore_error) = match switch::remove_ours() {
+        Ok(_) => ("kernel default".to_owned(), None),
+        Err(e) => (format!("left alone: `{ops}`"), Some(e.message)),
+    };
+    let file = state::root().join("state.json");
+    let kept = file.with_extension(format!("json.unreadable-{}", state::unix_now()));
+    if std::fs::rename(&file, &kept).is_ok() {
+        log::info(&format!("kept the unreadable state as `{}`", kept.display()));
+    }
+    let fallback = Fallback {
+        at: state::unix_now(),
+        from_ops: ops,
+        from_artifact: args.artifact.clone(),
+        to,
+        reason: format!("the state file could not be read ({error}); fell back to the kernel's default"),
+        took_ms: started.elapsed().as_millis() as u64,
+        restore_error,
+    };
+    let st = AgentState { last_fallback: Some(fallback.clone()), ..Default::default() };
+    if let Err(e) = state::save(&st) {
+        log::error(&format!("cannot record the fallback: {}", e.message));
+    }
+    log::info("watchdog ends: fell back (state unreadable)");
     Ok(Watched { ended: "fell_back", fallback: Some(fallback) })
 }
 

@@ -231,3 +231,65 @@ fn a_watchdog_with_nothing_pending_leaves_at_once() {
     assert!(log.contains("watchdog ends: replaced"), "{log}");
     assert!(out.stderr.is_empty(), "the watchdog logs to its file, not stderr: {}", String::from_utf8_lossy(&out.stderr));
 }
+
+#[test]
+fn a_watchdog_that_cannot_read_the_state_falls_back_instead_of_leaving() {
+    // Fail closed: with the state unreadable, nothing says whether the
+    // activation was confirmed, so the watchdog removes the scheduler (on a
+    // sched_ext host: the kernel's default runs; here there is nothing to
+    // remove) and records why in a fresh state, keeping the unreadable file.
+    let root = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(root.path(), std::os::unix::fs::PermissionsExt::from_mode(0o700)).unwrap();
+    std::fs::write(root.path().join("state.json"), b"{ torn").unwrap();
+    let out = agent(&["watch", "--artifact", &"a".repeat(64), "--enable-seq", "3"])
+        .env("SCHEDFLEET_AGENT_ROOT", root.path())
+        .output()
+        .unwrap();
+    let v = reply(&out);
+    assert_eq!(v["result"]["ended"], "fell_back", "{v}");
+    let reason = v["result"]["fallback"]["reason"].as_str().unwrap();
+    assert!(reason.contains("could not be read"), "{reason}");
+    let st: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(root.path().join("state.json")).unwrap()).unwrap();
+    assert_eq!(st["last_fallback"]["from_artifact"], "a".repeat(64), "{st}");
+    let kept: Vec<_> = std::fs::read_dir(root.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with("state.json.unreadable-"))
+        .collect();
+    assert_eq!(kept.len(), 1, "the unreadable state is kept for people");
+}
+
+#[test]
+fn store_put_repairs_a_corrupted_entry_and_keeps_it_root_only() {
+    use std::os::unix::fs::PermissionsExt;
+    let root = tempfile::tempdir().unwrap();
+    let data: Vec<u8> = (0..100_000u32).map(|i| (i % 253) as u8).collect();
+    let digest = {
+        use std::process::Command;
+        let mut c = Command::new("sha256sum").stdin(Stdio::piped()).stdout(Stdio::piped()).spawn().unwrap();
+        c.stdin.take().unwrap().write_all(&data).unwrap();
+        String::from_utf8(c.wait_with_output().unwrap().stdout).unwrap()[..64].to_owned()
+    };
+    let put = || {
+        let mut child = agent(&["store", "put", &digest])
+            .env("SCHEDFLEET_AGENT_ROOT", root.path())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        child.stdin.take().unwrap().write_all(&data).unwrap();
+        reply(&child.wait_with_output().unwrap())
+    };
+    let has = || reply(&agent(&["store", "has", &digest]).env("SCHEDFLEET_AGENT_ROOT", root.path()).output().unwrap());
+    assert_eq!(put()["result"]["written"], true);
+    let entry = root.path().join("store").join(&digest);
+    assert_eq!(std::fs::metadata(&entry).unwrap().permissions().mode() & 0o777, 0o600);
+    assert_eq!(std::fs::metadata(root.path().join("store")).unwrap().permissions().mode() & 0o777, 0o700);
+    std::fs::write(&entry, &data[..4096]).unwrap();
+    assert_eq!(has()["result"]["missing"][0], digest.as_str(), "a truncated entry is missing");
+    assert_eq!(put()["result"]["written"], true, "and put repairs it");
+    assert_eq!(std::fs::read(&entry).unwrap(), data);
+    assert_eq!(has()["result"]["present"][0], digest.as_str());
+}
