@@ -213,7 +213,8 @@ mod tests {
     #[test]
     fn concurrent_puts_of_one_artifact_all_succeed_and_leave_it_whole() {
         test_root();
-        let data: Arc<Vec<u8>> = Arc::new((0..4_000_000u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 24) as u8).collect());
+        let data: Arc<Vec<u8>> =
+            Arc::new((0..4_000_000u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 24) as u8).collect());
         let digest = digest_of(&data);
         let n = 6;
         let barrier = Arc::new(Barrier::new(n));

@@ -10,7 +10,10 @@ pub fn desired(n: usize) -> DesiredState {
 
 /// [`desired`] with `simple`'s `slice_ns` set to `slice_ns` (a template).
 pub fn desired_with_params(n: usize, slice_ns: &str) -> DesiredState {
-    desired_with_fleet(n, &format!("assignments:\n  - {{ hosts: all, scheduler: simple, params: {{ slice_ns: '{slice_ns}' }} }}\n"))
+    desired_with_fleet(
+        n,
+        &format!("assignments:\n  - {{ hosts: all, scheduler: simple, params: {{ slice_ns: '{slice_ns}' }} }}\n"),
+    )
 }
 
 pub fn desired_with_fleet(n: usize, fleet: &str) -> DesiredState {

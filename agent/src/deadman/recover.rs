@@ -46,7 +46,8 @@ pub fn record_undo(st: &mut AgentState, intent: &Intent, running: Option<ActiveS
     st.intent = None;
     st.pending = None;
     st.active = running.map(|a| ActiveScheduler { confirmed: true, ..a });
-    st.last_fallback = Some(Fallback { from_ops: intent.ops.clone(), from_artifact: intent.artifact.clone(), ..fallback });
+    st.last_fallback =
+        Some(Fallback { from_ops: intent.ops.clone(), from_artifact: intent.artifact.clone(), ..fallback });
 }
 
 /// Undoes the interrupted change in `st`, if any, and saves the state.
@@ -139,11 +140,8 @@ mod tests {
     #[test]
     fn killed_after_the_old_one_left_or_the_new_one_came_the_host_switches_back() {
         let prev = sched("simple", 3);
-        for k in [
-            kernel("disabled", None, 3),
-            kernel("enabled", Some("next"), 4),
-            kernel("enabled", Some("simple"), 4),
-        ] {
+        for k in [kernel("disabled", None, 3), kernel("enabled", Some("next"), 4), kernel("enabled", Some("simple"), 4)]
+        {
             assert_eq!(decide(&intent(Some(prev.clone())), &k), Undo::Switch, "{k:?}");
         }
         assert_eq!(decide(&intent(None), &kernel("enabled", Some("next"), 4)), Undo::Switch);

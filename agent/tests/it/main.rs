@@ -229,7 +229,11 @@ fn a_watchdog_with_nothing_pending_leaves_at_once() {
     assert!(started.elapsed() < std::time::Duration::from_secs(3));
     let log = std::fs::read_to_string(root.path().join("watchdog.log")).unwrap();
     assert!(log.contains("watchdog ends: replaced"), "{log}");
-    assert!(out.stderr.is_empty(), "the watchdog logs to its file, not stderr: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.stderr.is_empty(),
+        "the watchdog logs to its file, not stderr: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 #[test]

@@ -300,7 +300,7 @@ fn variables_override_in_documented_order() {
     );
     repo.write(
         "fleet.yaml",
-        "vars: { x: 9000000 }\nassignments:\n  - hosts: all\n    scheduler: simple\n    params: { slice_ns: '{{ x }}' }\n",
+        "public: [slice_ns]\nvars: { x: 9000000 }\nassignments:\n  - hosts: all\n    scheduler: simple\n    params: { slice_ns: '{{ x }}' }\n",
     );
     repo.write(
         "inventory.yaml",

@@ -329,7 +329,8 @@ mod tests {
     #[tokio::test]
     async fn a_render_error_from_real_facts_pushes_nothing() {
         let d = crate::testing::desired_with_params(1, "{{ 1000000 // (facts.cpus - 2) }}");
-        let transport = MemoryTransport::new([host("h01", FakeHost { sched_ext: true, cpus: 2, ..Default::default() })]);
+        let transport =
+            MemoryTransport::new([host("h01", FakeHost { sched_ext: true, cpus: 2, ..Default::default() })]);
         let pool = Pool::new(transport.clone(), transport.targets(), 4);
         let report = apply_one(&pool, &d.hosts[0], "c1", &opts(), &Templates::default()).await;
         assert_eq!((report.outcome, report.bytes_sent), (Outcome::Failed, 0), "{report:?}");

@@ -91,9 +91,7 @@ mod tests {
 
     #[test]
     fn facts_parse_like_the_agents() {
-        let f = parse_facts(
-            "release 7.3.4\narch x86_64\nsched_ext 1\nbtf 1\ncpus 0-3,8\nnodes 0\ncgroup 2\nuid 0\n",
-        );
+        let f = parse_facts("release 7.3.4\narch x86_64\nsched_ext 1\nbtf 1\ncpus 0-3,8\nnodes 0\ncgroup 2\nuid 0\n");
         assert_eq!((f.kernel_release.as_str(), f.arch.as_str(), f.sched_ext, f.btf), ("7.3.4", "x86_64", true, true));
         assert_eq!((f.cpus, f.numa_nodes, f.cgroup_version, f.is_root), (5, 1, 2, true));
         assert_eq!(f.agent_version, "", "no agent told them");

@@ -120,21 +120,34 @@ pub(in crate::bad_input) const CASES: &[Case] = &[
         ..CASE
     },
     Case {
-        name: "template: renders a value out of range",
+        name: "template: renders a value out of range (a public parameter: the value is shown)",
+        files: &[(
+            "fleet.yaml",
+            Text("public: [slice_ns]\nvars: { slice_us: 5 }\nassignments:\n  - hosts: all\n    scheduler: simple\n    params:\n      slice_ns: \"{{ slice_us * 1000 }}\"\n"),
+        )],
+        expect: &["`fleet.yaml` line 7", "slice_ns", "5000 is outside 100000..=100000000"],
+        ..CASE
+    },
+    Case {
+        name: "template: renders a secret value out of range (what was expected, never the value)",
         files: &[(
             "fleet.yaml",
             Text("vars: { slice_us: 5 }\nassignments:\n  - hosts: all\n    scheduler: simple\n    params:\n      slice_ns: \"{{ slice_us * 1000 }}\"\n"),
         )],
-        expect: &["`fleet.yaml` line 6", "slice_ns", "5000 is outside 100000..=100000000"],
+        expect: &[
+            "`fleet.yaml` line 6",
+            "its rendered value is not an integer of type `u64` within 100000..=100000000",
+            "the value is not shown: list `slice_ns` under `public:`",
+        ],
         ..CASE
     },
     Case {
         name: "template: renders a value of the wrong type",
         files: &[(
             "fleet.yaml",
-            Text("assignments:\n  - hosts: all\n    scheduler: simple\n    params:\n      slice_ns: \"{{ host.name }}\"\n"),
+            Text("public: [slice_ns]\nassignments:\n  - hosts: all\n    scheduler: simple\n    params:\n      slice_ns: \"{{ host.name }}\"\n"),
         )],
-        expect: &["`fleet.yaml` line 5", "slice_ns", "must be an integer", "h1"],
+        expect: &["`fleet.yaml` line 6", "slice_ns", "must be an integer", "h1"],
         ..CASE
     },
     Case {
