@@ -158,8 +158,8 @@ pub struct StatusArgs {
     #[arg(long)]
     pub json: bool,
 
-    /// How long each host measures wake-up latency for its report (`0s` turns it off).
-    #[arg(long, default_value = "1s", value_parser = parse_span)]
+    /// How long each host measures wake-up latency for its report (`0s` turns it off; at most 1m).
+    #[arg(long, default_value = "1s", value_parser = parse_latency_window)]
     pub latency_window: std::time::Duration,
 }
 
@@ -208,6 +208,17 @@ pub struct DriftArgs {
 
 fn parse_span(text: &str) -> Result<std::time::Duration, String> {
     schedfleet_fleet::config::Span::parse(text).map(|s| s.0)
+}
+
+/// A span within the agent's `--latency-window` bound (`proto::bounds`), so
+/// a window the agent would refuse is a usage error before any contact.
+fn parse_latency_window(text: &str) -> Result<std::time::Duration, String> {
+    use schedfleet_proto::bounds::LATENCY_WINDOW_MS;
+    let span = parse_span(text)?;
+    match u64::try_from(span.as_millis()) {
+        Ok(ms) if LATENCY_WINDOW_MS.contains(ms) => Ok(span),
+        _ => Err(format!("`{text}` is past the agent's bound: {}", LATENCY_WINDOW_MS.expected())),
+    }
 }
 
 #[derive(Debug, Args)]

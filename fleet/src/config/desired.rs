@@ -352,6 +352,13 @@ fn load_scheduler(repo: &ConfigRepo, name: &str, at: &Origin) -> Result<(Schedul
     }
     let source_at = positions.origin(&[Key("source")]);
     let artifact = Source::parse(&source_at, &decl.source)?.artifact(&source_at, repo)?;
+    decl.check_object(&artifact.name, &artifact.bytes).map_err(|(param, why)| {
+        let at = match param {
+            Some(p) => positions.origin(&[Key("params"), Key(p)]),
+            None => source_at.clone(),
+        };
+        BadInput::new(format!("{at}: {why}"))
+    })?;
     Ok((decl, artifact))
 }
 
