@@ -67,6 +67,38 @@ pub struct RepoArgs {
     /// How the `--inventory` file is written; `auto` decides from its content.
     #[arg(long, value_enum, default_value = "auto", requires = "inventory")]
     pub inventory_format: InventoryFormatArg,
+
+    #[command(flatten)]
+    pub signing: SigningArgs,
+}
+
+/// Who may sign the commits deployed. The allowed keys are kept on the
+/// controller, never in the repository (a commit could rewrite them there).
+#[derive(Debug, Clone, Args)]
+pub struct SigningArgs {
+    /// Refuse (exit 2) a revision whose commit is not signed by an allowed key; implied by --allowed-signers.
+    #[arg(long)]
+    pub require_signed: bool,
+
+    /// SSH allowed-signers file (`ssh-keygen -Y`, "ALLOWED SIGNERS"), outside the repository; setting it requires signed commits.
+    #[arg(long, env = "SCHEDFLEET_ALLOWED_SIGNERS", value_name = "FILE")]
+    pub allowed_signers: Option<PathBuf>,
+
+    /// Keyring of allowed OpenPGP public keys (`gpg --export`), outside the repository; setting it requires signed commits.
+    #[arg(long, env = "SCHEDFLEET_ALLOWED_GPG_KEYS", value_name = "FILE")]
+    pub allowed_gpg_keys: Option<PathBuf>,
+}
+
+impl SigningArgs {
+    /// The policy, when signed commits are required.
+    pub fn policy(&self) -> Option<schedfleet_fleet::repo::SigningPolicy> {
+        (self.require_signed || self.allowed_signers.is_some() || self.allowed_gpg_keys.is_some()).then(|| {
+            schedfleet_fleet::repo::SigningPolicy {
+                allowed_signers: self.allowed_signers.clone(),
+                allowed_gpg_keys: self.allowed_gpg_keys.clone(),
+            }
+        })
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]

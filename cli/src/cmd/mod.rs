@@ -43,6 +43,11 @@ pub fn load_desired(
 ) -> anyhow::Result<schedfleet_fleet::config::DesiredState> {
     use schedfleet_fleet::config::{self, LoadOptions};
     let opened = schedfleet_fleet::repo::ConfigRepo::open(&repo.repo, &repo.rev)?;
+    // Before a single file of the commit is read.
+    if let Some(policy) = repo.signing.policy() {
+        let good = opened.verify_signature(&policy)?;
+        eprintln!("commit {}: good {} signature by {}", &opened.commit_id()[..12], good.format, good.signer);
+    }
     let desired = config::load(
         &opened,
         &LoadOptions {

@@ -19,6 +19,7 @@ pub fn run(args: RollbackArgs) -> Result<u8> {
             rev: rev.clone(),
             inventory: args.repo.inventory.clone(),
             inventory_format: args.repo.inventory_format,
+            signing: args.repo.signing.clone(),
         };
         let desired = super::load_desired(&repo, args.hosts.limit.as_deref())?;
         let agent = super::apply::find_agent(args.agent)?;

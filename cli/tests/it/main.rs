@@ -9,5 +9,6 @@ mod health;
 mod init;
 mod lab;
 mod rollout;
+mod signing;
 mod support;
 mod validate;

@@ -300,8 +300,11 @@ mod shipped_inventories {
     #[test]
     fn every_shipped_inventory_resolves() {
         let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
-        let mut files: Vec<_> =
-            std::fs::read_dir(root.join("inventories")).unwrap().map(|e| e.unwrap().path()).filter(|p| p.is_file()).collect();
+        let mut files: Vec<_> = std::fs::read_dir(root.join("inventories"))
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.is_file())
+            .collect();
         files.push(root.join("examples/quickstart/inventory.yaml"));
         assert!(files.len() >= 3);
         for f in files {

@@ -58,6 +58,13 @@ impl ConfigRepo {
         self.repo.workdir().map(|w| w.join(&self.prefix))
     }
 
+    /// Verifies the commit's signature against the controller's allowed
+    /// keys; bad input (exit 2) when it is unsigned, signed by a key not
+    /// allowed, or changed after it was signed.
+    pub fn verify_signature(&self, policy: &super::SigningPolicy) -> Result<super::GoodSignature> {
+        super::signature::verify(&self.repo, self.commit, policy)
+    }
+
     /// The full commit id everything read here comes from.
     pub fn commit_id(&self) -> String {
         self.commit.to_string()
