@@ -160,3 +160,76 @@ fn the_allowed_signers_file_must_live_outside_the_repository() {
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr(&out).contains("is inside the config repository"), "{}", stderr(&out));
 }
+
+/// A GnuPG home with one fresh signing key, made with `gpg` in a temp dir.
+fn gpg_key(home: &Path, name: &str) -> String {
+    let gpg = |args: &[&str]| {
+        let out = Command::new("gpg").arg("--homedir").arg(home).args(["--batch", "--no-tty"]).args(args).output();
+        let out = out.expect("gpg must be installed for this test (lab/setup.sh installs it)");
+        assert!(out.status.success(), "gpg {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8(out.stdout).unwrap()
+    };
+    std::fs::create_dir_all(home).unwrap();
+    std::fs::set_permissions(home, std::os::unix::fs::PermissionsExt::from_mode(0o700)).unwrap();
+    let uid = format!("{name} <{name}@example.invalid>");
+    gpg(&["--passphrase", "", "--quick-gen-key", &uid, "ed25519", "sign", "never"]);
+    let listing = gpg(&["--with-colons", "--list-secret-keys", &uid]);
+    listing.lines().find_map(|l| l.strip_prefix("fpr:")).map(|f| f.trim_matches(':').to_owned()).unwrap()
+}
+
+#[test]
+fn openpgp_signatures_are_verified_against_a_keyring_on_the_controller() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (ops_home, stranger_home) = (tmp.path().join("ops"), tmp.path().join("stranger"));
+    let ops = gpg_key(&ops_home, "ops");
+    let stranger = gpg_key(&stranger_home, "stranger");
+    let keyring = tmp.path().join("allowed.gpg");
+    let export = Command::new("gpg").arg("--homedir").arg(&ops_home).args(["--batch", "--export", &ops]).output();
+    std::fs::write(&keyring, export.unwrap().stdout).unwrap();
+    let validate = |repo: &ConfigRepo, rev: &str| {
+        run(schedfleet()
+            .args(["validate", "--rev", rev, "--repo"])
+            .arg(repo.path())
+            .arg("--allowed-gpg-keys")
+            .arg(&keyring))
+    };
+    // git runs `gpg.program` with gpg's own arguments: a wrapper names the
+    // GnuPG home, so no environment variable of this process changes.
+    let sign = |repo: &ConfigRepo, home: &Path, key: &str| {
+        let wrapper = home.with_extension("sh");
+        std::fs::write(&wrapper, format!("#!/bin/sh\nexec gpg --homedir '{}' \"$@\"\n", home.display())).unwrap();
+        std::fs::set_permissions(&wrapper, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+        let program = format!("gpg.program={}", wrapper.display());
+        repo.commit_with(&["gpg.format=openpgp", &program, &format!("user.signingkey={key}")], &["-S"], "signed")
+    };
+
+    let repo = repo();
+    let good = sign(&repo, &ops_home, &ops);
+    let out = validate(&repo, &good);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(stderr(&out).contains(&format!("good gpg signature by {ops}")), "{}", stderr(&out));
+
+    let other = sign(&repo, &stranger_home, &stranger);
+    let out = validate(&repo, &other);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("signed by an OpenPGP key that"), "{}", stderr(&out));
+
+    sign(&repo, &ops_home, &ops);
+    let original = repo.git_out(&["cat-file", "commit", "HEAD"]);
+    let forged = original.replacen("\n\nsigned", "\n\nforged", 1);
+    let file = tmp.path().join("forged");
+    std::fs::write(&file, format!("{forged}\n")).unwrap();
+    let forged = repo.git_out(&["hash-object", "-t", "commit", "-w", file.to_str().unwrap()]);
+    let out = validate(&repo, &forged);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("its OpenPGP signature does not verify"), "{}", stderr(&out));
+
+    // Without a keyring, a PGP-signed commit is refused and says why.
+    let out = run(schedfleet()
+        .args(["validate", "--rev", &good, "--repo"])
+        .arg(repo.path())
+        .arg("--allowed-signers")
+        .arg(tmp.path().join("allowed.gpg")));
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("no keyring of allowed OpenPGP keys is configured"), "{}", stderr(&out));
+}
