@@ -119,7 +119,7 @@ pub fn load(repo: &ConfigRepo, opts: &LoadOptions<'_>) -> Result<DesiredState> {
     )?;
     let (inv_file, inv_at) = (loaded.file, loaded.positions);
     let inv_name = inv_at.file().to_owned();
-    let hosts = inventory::resolve(&inv_at, &inv_file)?;
+    let hosts = inventory::resolve(&inv_at, &inv_file, &loaded.dir)?;
     check_var_names(&inv_file.defaults.vars, |k| inv_at.origin(&[Key("defaults"), Key("vars"), Key(k)]).to_string())?;
     for h in &hosts {
         check_var_names(&h.vars, |k| {
