@@ -104,7 +104,8 @@ pub fn rollout_table(report: &schedfleet_fleet::rollout::RolloutReport) {
             (None, 0) => String::new(),
             (None, n) => format!("sent {n} bytes"),
         };
-        println!("{:<20} {:>4}  {:<12} {}", h.host, wave, h.state.as_str(), detail);
+        let line = format!("{:<20} {:>4}  {:<12} {}", h.host, wave, h.state.as_str(), detail);
+        println!("{}", crate::terminal::clean(&line));
     }
     let sizes: Vec<String> = report.waves.iter().map(|w| w.len().to_string()).collect();
     eprintln!(
@@ -115,7 +116,7 @@ pub fn rollout_table(report: &schedfleet_fleet::rollout::RolloutReport) {
         sizes.join(", ")
     );
     if let Some(h) = &report.halted {
-        eprintln!("halted in wave {}: {}", h.wave + 1, h.reason);
+        eprintln!("halted in wave {}: {}", h.wave + 1, crate::terminal::clean(&h.reason));
     }
 }
 

@@ -6,6 +6,7 @@ mod ansible;
 mod apply;
 mod bad_input;
 mod health;
+mod hostile;
 mod init;
 mod lab;
 mod rollout;
