@@ -331,6 +331,24 @@ mod tests {
         }
     }
 
+    /// The YAML parser's budget scales with the file: 60,000 hosts written
+    /// out in full parse (bench/inventory-scale.sh measures time and memory).
+    #[test]
+    fn an_inventory_of_60000_hosts_fits_the_parsers_budget() {
+        let mut text = String::from("hosts:\n");
+        for i in 0..60_000 {
+            text.push_str(&format!(
+                "  h{i:05}: {{ address: 10.{}.{}.{}, labels: {{ rack: r{} }} }}\n",
+                i >> 16,
+                (i >> 8) & 255,
+                i & 255,
+                i / 40
+            ));
+        }
+        let hosts = inv(&text).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(hosts.len(), 60_000);
+    }
+
     #[test]
     fn ipv6_addresses_are_fine() {
         let hosts = inv("hosts:\n  a: { address: '::1' }\n").unwrap();
