@@ -35,7 +35,9 @@ PY
 }
 
 measure() { # DIR -> "seconds kilobytes"
-    /usr/bin/time -f '%e %M' -o "$work/time" "$SF" validate --repo "$1" >/dev/null 2>&1 || { echo "validate failed on $1" >&2; "$SF" validate --repo "$1" >&2; exit 1; }
+    if ! /usr/bin/time -f "%e %M" -o "$work/time" "$SF" validate --repo "$1" >"$work/out" 2>&1; then
+        echo "validate failed on $1:" >&2; tail -5 "$work/out" >&2; exit 1
+    fi
     cat "$work/time"
 }
 
