@@ -49,6 +49,8 @@ packages() {
     # qemu-utils), libbpf 1.4 headers (sched_ext helpers), bpftool 7.5.
     local base=(clang-19 llvm-19 libelf-dev zlib1g-dev libzstd-dev pkg-config cpio
         busybox-static openssh-server openssh-sftp-server xz-utils zstd file ca-certificates)
+    # ssh-keygen and gpg verify signed commits (and the signing tests make keys).
+    base+=(openssh-client gnupg)
     local bpo=(qemu-system-x86 libbpf-dev bpftool)
     local missing=()
     for p in "${base[@]}" "${bpo[@]}"; do

@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use std::ffi::OsString;
 
 use lexopt::prelude::*;
+use schedfleet_proto::bounds::{self, Bounds};
 use schedfleet_proto::{is_sha256_hex, ErrorKind};
 
 use crate::error::{Failure, Result};
@@ -46,9 +47,6 @@ pub enum Command {
 
 /// How long `status` measures wake-up latency when not told.
 pub const DEFAULT_LATENCY_WINDOW_MS: u64 = 1000;
-
-/// Reports are meant to be quick; a window longer than a minute is a typo.
-const MAX_LATENCY_WINDOW_MS: u64 = 60_000;
 
 #[derive(Debug, PartialEq)]
 pub struct StatusArgs {
@@ -109,10 +107,8 @@ pub struct WatchArgs {
 
 pub const DEFAULT_WATCH_INTERVAL_MS: u64 = 100;
 pub const DEFAULT_PROBE_INTERVAL_MS: u64 = 2000;
-/// A canary bakes for minutes or hours; more than a week is a typo.
-const MAX_CONFIRM_WITHIN_SECS: u64 = 7 * 24 * 3600;
-const WATCH_INTERVAL_MS: (u64, u64) = (10, 60_000);
-const PROBE_INTERVAL_MS: (u64, u64) = (100, 3_600_000);
+/// `--enable-seq` of `watch`: any counter value.
+const ENABLE_SEQ: Bounds = Bounds { min: 0, max: u64::MAX, unit: "" };
 
 /// The arguments after `watch` that start the watchdog of `artifact`,
 /// parsed back by [`parse`].
@@ -141,13 +137,14 @@ fn lex(err: lexopt::Error) -> Failure {
     usage(err)
 }
 
-/// A whole number within `bounds`, for `--option`.
-fn number(parser: &mut lexopt::Parser, option: &str, (min, max): (u64, u64), unit: &str) -> Result<u64> {
+/// A whole number within `bounds` (one of `proto::bounds`, which the
+/// controller's `validate` checks too), for `--option`.
+fn number(parser: &mut lexopt::Parser, option: &str, bounds: Bounds) -> Result<u64> {
     let text = parser.value().map_err(lex)?.string().map_err(lex)?;
     text.parse()
         .ok()
-        .filter(|n| (min..=max).contains(n))
-        .ok_or_else(|| usage(format_args!("--{option} `{text}`: expected {min} to {max} {unit}")))
+        .filter(|&n| bounds.contains(n))
+        .ok_or_else(|| usage(format_args!("--{option} `{text}`: {}", bounds.expected().trim_end())))
 }
 
 fn text(parser: &mut lexopt::Parser) -> Result<String> {
@@ -201,13 +198,13 @@ fn parse_activate(mut parser: lexopt::Parser) -> Result<Command> {
     while let Some(arg) = parser.next().map_err(lex)? {
         match arg {
             Long("confirm-within") => {
-                within = Some(number(&mut parser, "confirm-within", (1, MAX_CONFIRM_WITHIN_SECS), "seconds")?)
+                within = Some(number(&mut parser, "confirm-within", bounds::CONFIRM_WITHIN_SECS)?)
             }
             Long("watch-interval-ms") => {
-                watch_interval_ms = Some(number(&mut parser, "watch-interval-ms", WATCH_INTERVAL_MS, "milliseconds")?)
+                watch_interval_ms = Some(number(&mut parser, "watch-interval-ms", bounds::WATCH_INTERVAL_MS)?)
             }
             Long("probe-interval-ms") => {
-                probe_interval_ms = Some(number(&mut parser, "probe-interval-ms", PROBE_INTERVAL_MS, "milliseconds")?)
+                probe_interval_ms = Some(number(&mut parser, "probe-interval-ms", bounds::PROBE_INTERVAL_MS)?)
             }
             Long("probes") => {
                 if probes_json.is_some() {
@@ -277,17 +274,18 @@ fn parse_lease(mut parser: lexopt::Parser) -> Result<Command> {
         match arg {
             Long("owner") => {
                 let text = text(&mut parser)?;
-                if text.trim().is_empty() || text.len() > crate::lease::MAX_OWNER_BYTES || text.contains('\0') {
+                if text.trim().is_empty()
+                    || !bounds::LEASE_OWNER_BYTES.contains(text.len() as u64)
+                    || text.contains('\0')
+                {
                     return Err(usage(format_args!(
-                        "--owner: expected 1 to {} bytes of text without NUL",
-                        crate::lease::MAX_OWNER_BYTES
+                        "--owner: {} of text without NUL",
+                        bounds::LEASE_OWNER_BYTES.expected()
                     )));
                 }
                 owner = Some(text);
             }
-            Long("ttl") if sub == "acquire" => {
-                ttl = Some(number(&mut parser, "ttl", (1, crate::lease::MAX_TTL_SECS), "seconds")?)
-            }
+            Long("ttl") if sub == "acquire" => ttl = Some(number(&mut parser, "ttl", bounds::LEASE_TTL_SECS)?),
             other => return Err(usage(other.unexpected())),
         }
     }
@@ -308,12 +306,12 @@ fn parse_watch(mut parser: lexopt::Parser) -> Result<Command> {
     while let Some(arg) = parser.next().map_err(lex)? {
         match arg {
             Long("artifact") => artifact = Some(digest(parser.value().map_err(lex)?)?),
-            Long("enable-seq") => enable_seq = Some(number(&mut parser, "enable-seq", (0, u64::MAX), "")?),
+            Long("enable-seq") => enable_seq = Some(number(&mut parser, "enable-seq", ENABLE_SEQ)?),
             Long("watch-interval-ms") => {
-                watch_interval_ms = number(&mut parser, "watch-interval-ms", WATCH_INTERVAL_MS, "milliseconds")?
+                watch_interval_ms = number(&mut parser, "watch-interval-ms", bounds::WATCH_INTERVAL_MS)?
             }
             Long("probe-interval-ms") => {
-                probe_interval_ms = number(&mut parser, "probe-interval-ms", PROBE_INTERVAL_MS, "milliseconds")?
+                probe_interval_ms = number(&mut parser, "probe-interval-ms", bounds::PROBE_INTERVAL_MS)?
             }
             Long("probes") => probes_list = probes(&text(&mut parser)?)?,
             other => return Err(usage(other.unexpected())),
@@ -334,13 +332,7 @@ fn parse_status(mut parser: lexopt::Parser) -> Result<Command> {
     while let Some(arg) = parser.next().map_err(lex)? {
         match arg {
             Long("latency-window") => {
-                let ms = parser.value().map_err(lex)?.string().map_err(lex)?;
-                args.latency_window_ms =
-                    ms.parse().ok().filter(|&ms| ms <= MAX_LATENCY_WINDOW_MS).ok_or_else(|| {
-                        usage(format_args!(
-                            "--latency-window `{ms}`: expected 0 to {MAX_LATENCY_WINDOW_MS} milliseconds"
-                        ))
-                    })?;
+                args.latency_window_ms = number(&mut parser, "latency-window", bounds::LATENCY_WINDOW_MS)?;
             }
             Long("cgroup") => args.cgroup = Some(parser.value().map_err(lex)?.string().map_err(lex)?),
             Long("probes") => {
@@ -573,9 +565,55 @@ mod tests {
         usage_error(&["lease", "steal", "--owner", "x"], "unknown lease command `steal`");
         usage_error(&["lease", "acquire", "--owner", "x"], "--ttl");
         usage_error(&["lease", "acquire", "--ttl", "5"], "--owner");
-        usage_error(&["lease", "acquire", "--owner", "x", "--ttl", "0"], "expected 1 to 604800 seconds");
+        usage_error(&["lease", "acquire", "--owner", "x", "--ttl", "0"], "expected 1 to 604830 seconds");
         usage_error(&["lease", "acquire", "--owner", " ", "--ttl", "5"], "--owner: expected");
         usage_error(&["lease", "release", "--owner", "x", "--ttl", "5"], "--ttl");
+    }
+
+    /// Every bound of `proto::bounds` this parser applies: the bound itself
+    /// is taken, one past it is refused. The controller's `validate` tests
+    /// the same values against the same constants (fleet's config tests and
+    /// the CLI's bad-input corpus).
+    #[test]
+    fn the_parser_refuses_exactly_past_the_proto_bounds() {
+        let hex = "ab".repeat(32);
+        let activate = |option: &str, value: u64| {
+            let value = value.to_string();
+            let mut args = vec!["activate", "/x.o", "--sha256", &hex, "--confirm-within", "5"];
+            if option == "confirm-within" {
+                args.truncate(4);
+            }
+            let option = format!("--{option}");
+            args.extend([option.as_str(), value.as_str()]);
+            p(&args)
+        };
+        for (option, b) in [
+            ("confirm-within", bounds::CONFIRM_WITHIN_SECS),
+            ("watch-interval-ms", bounds::WATCH_INTERVAL_MS),
+            ("probe-interval-ms", bounds::PROBE_INTERVAL_MS),
+        ] {
+            assert!(activate(option, b.max).is_ok(), "{option} {}", b.max);
+            assert!(activate(option, b.min).is_ok(), "{option} {}", b.min);
+            let err = activate(option, b.max + 1).unwrap_err();
+            assert!(err.message.contains(&b.expected()), "{option}: {}", err.message);
+            if b.min > 0 {
+                assert!(activate(option, b.min - 1).is_err(), "{option} {}", b.min - 1);
+            }
+        }
+        let window = |ms: u64| p(&["status", "--latency-window", &ms.to_string()]);
+        assert!(window(bounds::LATENCY_WINDOW_MS.max).is_ok());
+        assert!(window(bounds::LATENCY_WINDOW_MS.max + 1).is_err());
+        let ttl = |secs: u64| p(&["lease", "acquire", "--owner", "o", "--ttl", &secs.to_string()]);
+        assert!(ttl(bounds::LEASE_TTL_SECS.max).is_ok());
+        assert!(ttl(bounds::CONFIRM_WITHIN_SECS.max + bounds::LEASE_MARGIN_SECS).is_ok());
+        assert!(ttl(bounds::LEASE_TTL_SECS.max + 1).is_err());
+        let owner = |n: usize| p(&["lease", "release", "--owner", &"o".repeat(n)]);
+        assert!(owner(bounds::LEASE_OWNER_BYTES.max as usize).is_ok());
+        assert!(owner(bounds::LEASE_OWNER_BYTES.max as usize + 1).is_err());
+        let probe =
+            |ms: u64| p(&["status", "--probes", &format!(r#"[{{"name":"a","command":["true"],"timeout_ms":{ms}}}]"#)]);
+        assert!(probe(bounds::PROBE_TIMEOUT_MS.max).is_ok());
+        assert!(probe(bounds::PROBE_TIMEOUT_MS.max + 1).is_err());
     }
 
     #[test]

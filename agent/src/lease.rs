@@ -17,12 +17,6 @@ use schedfleet_proto::{ErrorKind, Lease, LeaseAcquired, LeaseReleased};
 use crate::error::{Failure, Result};
 use crate::state::{self, FileLock};
 
-/// A lease longer than a week is a typo.
-pub const MAX_TTL_SECS: u64 = 7 * 24 * 3600;
-
-/// Owners are free text for people; more than this is not a name.
-pub const MAX_OWNER_BYTES: usize = 512;
-
 fn lease_file(root: &Path) -> PathBuf {
     root.join("lease.json")
 }

@@ -15,6 +15,8 @@
 //! either; their bounds are documented on each [`Param`], and the BPF side refuses to
 //! start with a value outside them.
 
+pub mod object;
+
 /// A scheduler shipped inside schedfleet.
 pub struct Builtin {
     /// The name users pick it by, also the folder under `schedulers/`.

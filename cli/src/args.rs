@@ -67,6 +67,38 @@ pub struct RepoArgs {
     /// How the `--inventory` file is written; `auto` decides from its content.
     #[arg(long, value_enum, default_value = "auto", requires = "inventory")]
     pub inventory_format: InventoryFormatArg,
+
+    #[command(flatten)]
+    pub signing: SigningArgs,
+}
+
+/// Who may sign the commits deployed. The allowed keys are kept on the
+/// controller, never in the repository (a commit could rewrite them there).
+#[derive(Debug, Clone, Args)]
+pub struct SigningArgs {
+    /// Refuse (exit 2) a revision whose commit is not signed by an allowed key; implied by --allowed-signers.
+    #[arg(long)]
+    pub require_signed: bool,
+
+    /// SSH allowed-signers file (`ssh-keygen -Y`, "ALLOWED SIGNERS"), outside the repository; setting it requires signed commits.
+    #[arg(long, env = "SCHEDFLEET_ALLOWED_SIGNERS", value_name = "FILE")]
+    pub allowed_signers: Option<PathBuf>,
+
+    /// Keyring of allowed OpenPGP public keys (`gpg --export`), outside the repository; setting it requires signed commits.
+    #[arg(long, env = "SCHEDFLEET_ALLOWED_GPG_KEYS", value_name = "FILE")]
+    pub allowed_gpg_keys: Option<PathBuf>,
+}
+
+impl SigningArgs {
+    /// The policy, when signed commits are required.
+    pub fn policy(&self) -> Option<schedfleet_fleet::repo::SigningPolicy> {
+        (self.require_signed || self.allowed_signers.is_some() || self.allowed_gpg_keys.is_some()).then(|| {
+            schedfleet_fleet::repo::SigningPolicy {
+                allowed_signers: self.allowed_signers.clone(),
+                allowed_gpg_keys: self.allowed_gpg_keys.clone(),
+            }
+        })
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -158,8 +190,8 @@ pub struct StatusArgs {
     #[arg(long)]
     pub json: bool,
 
-    /// How long each host measures wake-up latency for its report (`0s` turns it off).
-    #[arg(long, default_value = "1s", value_parser = parse_span)]
+    /// How long each host measures wake-up latency for its report (`0s` turns it off; at most 1m).
+    #[arg(long, default_value = "1s", value_parser = parse_latency_window)]
     pub latency_window: std::time::Duration,
 }
 
@@ -208,6 +240,17 @@ pub struct DriftArgs {
 
 fn parse_span(text: &str) -> Result<std::time::Duration, String> {
     schedfleet_fleet::config::Span::parse(text).map(|s| s.0)
+}
+
+/// A span within the agent's `--latency-window` bound (`proto::bounds`), so
+/// a window the agent would refuse is a usage error before any contact.
+fn parse_latency_window(text: &str) -> Result<std::time::Duration, String> {
+    use schedfleet_proto::bounds::LATENCY_WINDOW_MS;
+    let span = parse_span(text)?;
+    match u64::try_from(span.as_millis()) {
+        Ok(ms) if LATENCY_WINDOW_MS.contains(ms) => Ok(span),
+        _ => Err(format!("`{text}` is past the agent's bound: {}", LATENCY_WINDOW_MS.expected())),
+    }
 }
 
 #[derive(Debug, Args)]

@@ -7,6 +7,7 @@ mod cmd;
 mod docs;
 mod exit;
 mod progress;
+mod terminal;
 
 use std::process::ExitCode;
 
@@ -25,7 +26,7 @@ fn main() -> ExitCode {
     match cmd::run(cli.command) {
         Ok(code) => ExitCode::from(code),
         Err(err) => {
-            eprintln!("error: {err:#}");
+            eprintln!("error: {}", terminal::clean_text(&format!("{err:#}")));
             ExitCode::from(cmd::exit_code_for(&err))
         }
     }
@@ -41,5 +42,10 @@ fn init_logging(verbose: u8) {
     };
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
-    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_target(false).init();
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(|| terminal::CleanStderr)
+        .with_ansi(false)
+        .with_target(false)
+        .init();
 }

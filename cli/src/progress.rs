@@ -50,7 +50,7 @@ impl Progress for WaveBars {
             "confirmed" => bar.inc(1),
             other => {
                 bar.inc(1);
-                let _ = self.multi.println(format!("{host}: {other}"));
+                let _ = self.multi.println(crate::terminal::clean(&format!("{host}: {other}")));
             }
         }
     }

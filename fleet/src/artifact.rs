@@ -61,15 +61,16 @@ mod tests {
     }
 }
 
+/// The largest agent binary read: the static release agent is a few MB, a
+/// debug build some tens; more is not an agent.
+pub const MAX_AGENT_BYTES: u64 = 256 << 20;
+
 /// Why a file cannot serve as the agent pushed to hosts.
 #[derive(Debug, thiserror::Error)]
 pub enum AgentBinaryError {
-    #[error("cannot read agent binary `{path}`: {source}")]
-    Read {
-        path: String,
-        #[source]
-        source: std::io::Error,
-    },
+    /// Not readable, not a regular file (a FIFO, `/dev/zero`) or too large.
+    #[error(transparent)]
+    Read(#[from] crate::BadInput),
     #[error("agent binary `{path}` is not a 64-bit little-endian ELF executable")]
     NotElf { path: String },
     #[error("agent binary `{path}` is dynamically linked; hosts may lack its libraries: build it with `agent/build-static.sh`")]
@@ -80,7 +81,7 @@ pub enum AgentBinaryError {
 /// `PT_INTERP`), since it must run on hosts whatever their libc.
 pub fn load_agent_binary(path: &std::path::Path) -> Result<Artifact, AgentBinaryError> {
     let shown = path.display().to_string();
-    let bytes = std::fs::read(path).map_err(|source| AgentBinaryError::Read { path: shown.clone(), source })?;
+    let bytes = crate::files::read_bounded(path, MAX_AGENT_BYTES, "agent binary")?;
     match elf_has_interpreter(&bytes) {
         None => Err(AgentBinaryError::NotElf { path: shown }),
         Some(true) => Err(AgentBinaryError::Dynamic { path: shown }),

@@ -13,6 +13,7 @@ pub mod config;
 pub mod deploy;
 pub mod drift;
 mod error;
+pub mod files;
 pub mod health;
 pub mod host;
 pub mod lab;

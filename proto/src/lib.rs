@@ -3,13 +3,17 @@
 //! This crate owns the commands the controller sends ([`Request`], turned
 //! into the agent's arguments in one place), the JSON documents the agent
 //! prints on stdout and the controller parses, plus the few constants both sides must agree on (where
-//! the agent keeps its store and state on a host). It owns no behaviour: no
+//! the agent keeps its store and state on a host), the bounds the agent
+//! enforces on what it is sent ([`bounds`]) and what a user probe may be
+//! ([`probe`]), which the controller checks before it contacts a host. It owns no behaviour: no
 //! I/O, no parsing of kernel files, no transport. Both `schedfleet-agent` and
 //! `schedfleet-fleet` depend on it; it depends on nothing of theirs.
 //!
 //! Every document carries [`SCHEMA_VERSION`]; fields are only ever added, so a
 //! newer controller can read an older agent and the other way round.
 
+pub mod bounds;
+pub mod probe;
 mod request;
 
 use std::collections::BTreeMap;
@@ -373,10 +377,11 @@ pub struct ProbeSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub command: Option<Vec<String>>,
     /// `http://HOST[:PORT]/PATH`, HOST an IP address or `localhost` (the
-    /// agent has no resolver and no TLS); passes on a 2xx status.
+    /// agent has no resolver and no TLS); passes on a 2xx status. See
+    /// [`ProbeSpec::check`] (in [`probe`]) for every rule.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub http: Option<String>,
-    /// 1 to 60000 milliseconds; a command still running then is killed.
+    /// [`bounds::PROBE_TIMEOUT_MS`]; a command still running then is killed.
     pub timeout_ms: u64,
 }
 

@@ -270,6 +270,35 @@ mod tests {
         assert_eq!(err.kind, ErrorKind::BadParam);
     }
 
+    /// The controller reads parameters without libbpf
+    /// (`schedfleet_bpf::object`) so that `validate` refuses what this
+    /// module would; both readings agree on every object the project ships.
+    #[test]
+    fn the_controllers_reading_of_parameters_is_libbpfs() {
+        let objects = [
+            schedfleet_bpf::builtin("simple").unwrap().object,
+            schedfleet_bpf::testing::EJECTOR,
+            schedfleet_bpf::testing::BROKEN_VERIFIER,
+            schedfleet_bpf::probes::WAKELAT,
+        ];
+        let mut compared = 0;
+        for bytes in objects {
+            let open = ObjectBuilder::default().open_memory(bytes).unwrap();
+            // SAFETY: the pointer comes from a live OpenObject that outlives `btf`.
+            let btf = Btf::from_bpf_object(unsafe { open.as_libbpf_object().as_ref() }).unwrap().unwrap();
+            let ours: Vec<_> = rodata_slots(&btf).into_iter().map(|(n, s)| (n, s.size, s.signed, s.boolean)).collect();
+            let theirs: Vec<_> = schedfleet_bpf::object::inspect(bytes)
+                .unwrap()
+                .params
+                .into_iter()
+                .map(|(n, p)| (n, p.size, p.signed, p.boolean))
+                .collect();
+            assert_eq!(ours, theirs);
+            compared += ours.len();
+        }
+        assert!(compared >= 3, "the objects have parameters to compare");
+    }
+
     #[test]
     fn garbage_is_a_bad_object_not_a_panic() {
         let err = prepare(b"\x7fELF garbage", &BTreeMap::new()).err().expect("garbage must fail");

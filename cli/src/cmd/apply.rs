@@ -116,7 +116,7 @@ fn print_dry_run(report: &DryRunReport) {
     println!("{:<20} {:<5} {:<13} {:<14} {:<13} DETAIL", "HOST", "WAVE", "STATE", "SCHEDULER", "ARTIFACT");
     for h in &report.hosts {
         let wave = h.wave.map_or("-".to_owned(), |w| (w + 1).to_string());
-        println!(
+        let line = format!(
             "{:<20} {:<5} {:<13} {:<14} {:<13} {}",
             h.host,
             wave,
@@ -125,6 +125,7 @@ fn print_dry_run(report: &DryRunReport) {
             &h.artifact[..12],
             h.reason
         );
+        println!("{}", crate::terminal::clean(&line));
     }
     eprintln!(
         "commit {}: {} host(s) in {} wave(s), {} would change, {} cannot be planned; nothing was changed",

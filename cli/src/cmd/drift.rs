@@ -40,7 +40,7 @@ pub fn run(args: DriftArgs) -> Result<u8> {
         DriftFormat::Prometheus => print!("{}", prometheus(&report, args.strict)),
         DriftFormat::Text => {
             if code != exit::OK || args.verbose_ok {
-                print!("{}", text(&report, args.strict));
+                print!("{}", crate::terminal::clean_text(&text(&report, args.strict)));
             }
         }
     }

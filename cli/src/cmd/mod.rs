@@ -43,6 +43,11 @@ pub fn load_desired(
 ) -> anyhow::Result<schedfleet_fleet::config::DesiredState> {
     use schedfleet_fleet::config::{self, LoadOptions};
     let opened = schedfleet_fleet::repo::ConfigRepo::open(&repo.repo, &repo.rev)?;
+    // Before a single file of the commit is read.
+    if let Some(policy) = repo.signing.policy() {
+        let good = opened.verify_signature(&policy)?;
+        eprintln!("commit {}: good {} signature by {}", &opened.commit_id()[..12], good.format, good.signer);
+    }
     let desired = config::load(
         &opened,
         &LoadOptions {
@@ -99,7 +104,8 @@ pub fn rollout_table(report: &schedfleet_fleet::rollout::RolloutReport) {
             (None, 0) => String::new(),
             (None, n) => format!("sent {n} bytes"),
         };
-        println!("{:<20} {:>4}  {:<12} {}", h.host, wave, h.state.as_str(), detail);
+        let line = format!("{:<20} {:>4}  {:<12} {}", h.host, wave, h.state.as_str(), detail);
+        println!("{}", crate::terminal::clean(&line));
     }
     let sizes: Vec<String> = report.waves.iter().map(|w| w.len().to_string()).collect();
     eprintln!(
@@ -110,7 +116,7 @@ pub fn rollout_table(report: &schedfleet_fleet::rollout::RolloutReport) {
         sizes.join(", ")
     );
     if let Some(h) = &report.halted {
-        eprintln!("halted in wave {}: {}", h.wave + 1, h.reason);
+        eprintln!("halted in wave {}: {}", h.wave + 1, crate::terminal::clean(&h.reason));
     }
 }
 

@@ -33,7 +33,8 @@ fn print_table(report: &PlanReport) {
     println!("{:<20} {:<12} {:<14} {:<13}  DETAIL", "HOST", "ACTION", "SCHEDULER", "ARTIFACT");
     for h in &report.hosts {
         let action = h.action.map_or(h.reach.as_str(), Action::as_str);
-        println!("{:<20} {:<12} {:<14} {:<13}  {}", h.host, action, h.scheduler, &h.artifact[..12], h.reason);
+        let line = format!("{:<20} {:<12} {:<14} {:<13}  {}", h.host, action, h.scheduler, &h.artifact[..12], h.reason);
+        println!("{}", crate::terminal::clean(&line));
     }
     let changes = report.changes();
     if changes == 0 && report.failures() == 0 {

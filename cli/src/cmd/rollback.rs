@@ -19,6 +19,7 @@ pub fn run(args: RollbackArgs) -> Result<u8> {
             rev: rev.clone(),
             inventory: args.repo.inventory.clone(),
             inventory_format: args.repo.inventory_format,
+            signing: args.repo.signing.clone(),
         };
         let desired = super::load_desired(&repo, args.hosts.limit.as_deref())?;
         let agent = super::apply::find_agent(args.agent)?;
@@ -45,13 +46,14 @@ pub fn run(args: RollbackArgs) -> Result<u8> {
         println!("{:<20} {:<16} {:<10} DETAIL", "HOST", "OUTCOME", "KERNEL");
         for r in &results {
             let outcome = serde_json::to_value(r.outcome)?.as_str().unwrap_or_default().to_owned();
-            println!(
+            let line = format!(
                 "{:<20} {:<16} {:<10} {}",
                 r.host,
                 outcome,
                 r.kernel_state.as_deref().unwrap_or("-"),
                 r.message.as_deref().unwrap_or("")
             );
+            println!("{}", crate::terminal::clean(&line));
         }
     }
     let failed = results.iter().filter(|r| matches!(r.outcome, UndoOutcome::Failed | UndoOutcome::Unreachable)).count();

@@ -54,7 +54,17 @@ fn print_table(answers: &[Collected], now: u64) {
                 Reach::Ok => "no schedfleet agent on the host".to_owned(),
                 _ => a.error.clone().unwrap_or_default(),
             };
-            println!("{:<20} {:<14} {:<10} {:<10} {:>10} {:<8}  {}", a.host, "-", a.reach.as_str(), "-", "-", "-", why);
+            let line = format!(
+                "{:<20} {:<14} {:<10} {:<10} {:>10} {:<8}  {}",
+                a.host,
+                "-",
+                a.reach.as_str(),
+                "-",
+                "-",
+                "-",
+                why
+            );
+            println!("{}", crate::terminal::clean(&line));
             continue;
         };
         let scheduler = st.kernel.ops.clone().unwrap_or_else(|| "default".into());
@@ -67,9 +77,10 @@ fn print_table(answers: &[Collected], now: u64) {
             failed if failed.is_empty() => format!("{} ok", st.probes.len()),
             failed => format!("{} failed", failed.join(",")),
         };
-        println!(
+        let line = format!(
             "{:<20} {:<14} {:<10} {:<10} {:>10} {:<8}  {}",
             a.host, scheduler, state, since, p99, probes, fallback
         );
+        println!("{}", crate::terminal::clean(&line));
     }
 }

@@ -23,6 +23,7 @@
 
 use std::collections::BTreeMap;
 
+use schedfleet_proto::bounds::{CONFIRM_WITHIN_SECS, LATENCY_WINDOW_MS};
 use schemars::JsonSchema;
 use serde::Deserialize;
 
@@ -249,6 +250,17 @@ impl FleetFile {
                 "`rollout.bake` is 0s with several waves: nothing would be watched between them".into(),
             ));
         }
+        if !CONFIRM_WITHIN_SECS.contains(r.confirm_timeout.0.as_secs()) {
+            return Err((
+                vec![Key("rollout"), Key("confirm_timeout")],
+                format!(
+                    "`rollout.confirm_timeout` {}: the agent takes {} ({}); shorten it",
+                    r.confirm_timeout,
+                    CONFIRM_WITHIN_SECS.expected(),
+                    Span(std::time::Duration::from_secs(CONFIRM_WITHIN_SECS.max))
+                ),
+            ));
+        }
         if r.confirm_timeout.0 <= r.bake.0 + std::time::Duration::from_secs(5) {
             return Err((
                 vec![Key("rollout"), Key("confirm_timeout")],
@@ -284,10 +296,15 @@ impl FleetFile {
                     format!("`health.latency.policy`: {problem}"),
                 ));
             }
-            if l.window.0.is_zero() || l.window.0 > std::time::Duration::from_secs(60) {
+            let ms = u64::try_from(l.window.0.as_millis()).unwrap_or(u64::MAX);
+            if ms == 0 || !LATENCY_WINDOW_MS.contains(ms) {
                 return Err((
                     vec![Key("health"), Key("latency"), Key("window")],
-                    format!("`health.latency.window` {} must be between 1ms and 60s", l.window),
+                    format!(
+                        "`health.latency.window` {} must be between 1ms and {} (the agent's bound)",
+                        l.window,
+                        Span(std::time::Duration::from_millis(LATENCY_WINDOW_MS.max))
+                    ),
                 ));
             }
         }
@@ -306,33 +323,51 @@ impl FleetFile {
             if !names.insert(p.name.as_str()) {
                 return Err((at(), format!("`health.probes`: two probes are named `{}`", p.name)));
             }
-            match (&p.command, &p.http) {
-                (Some(cmd), None) if !cmd.is_empty() && !cmd[0].is_empty() => {}
-                (None, Some(url)) if is_http_url(url) => {}
-                (None, Some(url)) => {
-                    return Err((
-                        at(),
-                        format!(
-                            "probe `{}`: `{}` is not an http:// URL (like `http://127.0.0.1:8000/health`)",
-                            p.name,
-                            url.escape_debug()
-                        ),
-                    ))
-                }
-                _ => {
-                    return Err((
-                        at(),
-                        format!("probe `{}` needs exactly one of `command` (a non-empty list) or `http`", p.name),
-                    ))
-                }
-            }
+            // The agent's own checks (proto), so a probe it would refuse
+            // is refused here, before any host is contacted.
+            p.to_spec().check().map_err(|why| (at(), format!("`health.probes`: {why}")))?;
         }
         Ok(())
     }
 }
 
-/// `http://` and a host at least, printable ASCII only: the agent fetches it
-/// and it appears in logs.
-fn is_http_url(url: &str) -> bool {
-    url.strip_prefix("http://").is_some_and(|rest| !rest.is_empty() && rest.bytes().all(|b| b.is_ascii_graphic()))
+#[cfg(test)]
+mod tests {
+    use schedfleet_proto::bounds::PROBE_TIMEOUT_MS;
+
+    use super::*;
+
+    fn check(yaml: &str) -> Result<(), String> {
+        let text = format!("assignments:\n  - hosts: all\n    scheduler: simple\n{yaml}");
+        let file: FleetFile = super::super::yaml::parse("fleet.yaml", text.as_bytes()).map_err(|e| e.to_string())?;
+        file.check().map_err(|(_, why)| why)
+    }
+
+    /// The same bounds the agent's parser applies (its test
+    /// `the_parser_refuses_exactly_past_the_proto_bounds`): the bound is
+    /// taken, one past it is refused.
+    #[test]
+    fn validate_refuses_exactly_past_the_agents_bounds() {
+        let confirm = |secs: u64| check(&format!("rollout:\n  confirm_timeout: {secs}s\n"));
+        assert_eq!(confirm(CONFIRM_WITHIN_SECS.max), Ok(()));
+        let err = confirm(CONFIRM_WITHIN_SECS.max + 1).unwrap_err();
+        assert!(err.contains(&CONFIRM_WITHIN_SECS.expected()), "{err}");
+        let window = |ms: u64| check(&format!("health:\n  latency:\n    window: {ms}ms\n"));
+        assert_eq!(window(LATENCY_WINDOW_MS.max), Ok(()));
+        assert!(window(LATENCY_WINDOW_MS.max + 1).is_err());
+        let probe =
+            |ms: u64| check(&format!("health:\n  probes:\n    - {{ name: p, command: [x], timeout: {ms}ms }}\n"));
+        assert_eq!(probe(PROBE_TIMEOUT_MS.max), Ok(()));
+        assert!(probe(PROBE_TIMEOUT_MS.max + 1).unwrap_err().contains(&PROBE_TIMEOUT_MS.expected()));
+    }
+
+    #[test]
+    fn probe_urls_are_the_agents() {
+        let url = |u: &str| check(&format!("health:\n  probes:\n    - {{ name: p, http: \"{u}\" }}\n"));
+        assert_eq!(url("http://127.0.0.1:8000/health"), Ok(()));
+        assert_eq!(url("http://[::1]/"), Ok(()));
+        assert_eq!(url("http://localhost/"), Ok(()));
+        assert!(url("http://serving.internal/health").unwrap_err().contains("no DNS resolver"));
+        assert!(url("http://127.0.0.1/a b").unwrap_err().contains("percent-encode"));
+    }
 }

@@ -21,7 +21,7 @@
 //! read as an option or reach a shell.
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use schemars::JsonSchema;
 use serde::Deserialize;
@@ -110,7 +110,9 @@ pub struct Host {
 
 /// Resolves the hosts of an inventory file (groups are resolved by the
 /// caller); `file` gives the file's name and lines for messages.
-pub fn resolve(file: &Positions, inv: &InventoryFile) -> Result<Vec<Host>, BadInput> {
+/// Relative `identity_file` and `known_hosts_file` paths resolve against
+/// `dir`, the inventory's own directory (`~/` against `$HOME`).
+pub fn resolve(file: &Positions, inv: &InventoryFile, dir: &Path) -> Result<Vec<Host>, BadInput> {
     if inv.hosts.is_empty() {
         return Err(BadInput::new(format!("{} lists no hosts; add at least one", file.origin(&[Step::Key("hosts")]))));
     }
@@ -162,12 +164,22 @@ pub fn resolve(file: &Positions, inv: &InventoryFile) -> Result<Vec<Host>, BadIn
                     if port == 0 {
                         return Err(BadInput::new(at(&["port"], "port 0 cannot be connected to; use 1 to 65535")));
                     }
+                    let ssh_path = |own: &Option<PathBuf>, default: &Option<PathBuf>, key: &str| {
+                        own.clone()
+                            .or(default.clone())
+                            .map(|p| {
+                                check_ssh_path(&p)
+                                    .map_err(|why| BadInput::new(at(&[key], &format!("`{key}`: {why}"))))?;
+                                Ok(dir.join(expand_home(p)))
+                            })
+                            .transpose()
+                    };
                     Some(SshTarget {
                         address,
                         port,
                         user,
-                        identity_file: h.identity_file.clone().or(d.identity_file.clone()).map(expand_home),
-                        known_hosts_file: h.known_hosts_file.clone().or(d.known_hosts_file.clone()).map(expand_home),
+                        identity_file: ssh_path(&h.identity_file, &d.identity_file, "identity_file")?,
+                        known_hosts_file: ssh_path(&h.known_hosts_file, &d.known_hosts_file, "known_hosts_file")?,
                     })
                 }
             };
@@ -184,6 +196,24 @@ pub fn resolve(file: &Positions, inv: &InventoryFile) -> Result<Vec<Host>, BadIn
             Ok(Host { name, connection, ssh, labels, vars: h.vars.clone() })
         })
         .collect()
+}
+
+/// A path ssh takes as one file, unchanged: ssh splits the value of
+/// `-o UserKnownHostsFile=` at whitespace into several files, reads quotes
+/// and backslashes as ssh_config syntax, and expands `%` tokens in both it
+/// and `-i`. Such paths are refused rather than quoted, so what ssh opens is
+/// exactly the file the inventory names.
+fn check_ssh_path(p: &Path) -> Result<(), String> {
+    let Some(text) = p.to_str() else { return Err("the path is not UTF-8".into()) };
+    match text.chars().find(|c| c.is_whitespace() || c.is_control() || matches!(c, '"' | '\'' | '\\' | '%')) {
+        _ if text.is_empty() => Err("the path is empty".into()),
+        Some(c) => Err(format!(
+            "`{}` holds {c:?}, which ssh would read as several files, quoting or a `%` token; \
+             move or link the file to a path without whitespace, quotes, `\\` or `%`",
+            text.escape_debug()
+        )),
+        None => Ok(()),
+    }
 }
 
 fn expand_home(p: PathBuf) -> PathBuf {
@@ -241,7 +271,7 @@ mod tests {
 
     fn inv(yaml: &str) -> Result<Vec<Host>, BadInput> {
         let at = Positions::new("inventory.yaml", yaml.as_bytes());
-        resolve(&at, &crate::config::yaml::parse("inventory.yaml", yaml.as_bytes())?)
+        resolve(&at, &crate::config::yaml::parse("inventory.yaml", yaml.as_bytes())?, Path::new("/inv"))
     }
 
     #[test]
@@ -285,6 +315,41 @@ mod tests {
     }
 
     #[test]
+    fn key_files_are_single_paths_relative_to_the_inventory() {
+        let hosts = inv("defaults: { identity_file: keys/id, known_hosts_file: /etc/kh }\nhosts:\n  a: {}\n").unwrap();
+        let ssh = hosts[0].ssh.as_ref().unwrap();
+        assert_eq!(ssh.identity_file.as_deref(), Some(Path::new("/inv/keys/id")));
+        assert_eq!(ssh.known_hosts_file.as_deref(), Some(Path::new("/etc/kh")));
+        for (bad, says) in [
+            ("known_hosts_file: 'a b'", "holds ' '"),
+            ("known_hosts_file: \"a\\tb\"", "holds '\\t'"),
+            ("identity_file: '/k/%h'", "holds '%'"),
+            ("identity_file: 'a\"b'", "holds '\"'"),
+        ] {
+            let err = inv(&format!("hosts:\n  a: {{ {bad} }}\n")).unwrap_err().to_string();
+            assert!(err.contains("line 2: host `a`: `") && err.contains(says), "{bad}: {err}");
+        }
+    }
+
+    /// The YAML parser's budget scales with the file: 60,000 hosts written
+    /// out in full parse (bench/inventory-scale.sh measures time and memory).
+    #[test]
+    fn an_inventory_of_60000_hosts_fits_the_parsers_budget() {
+        let mut text = String::from("hosts:\n");
+        for i in 0..60_000 {
+            text.push_str(&format!(
+                "  h{i:05}: {{ address: 10.{}.{}.{}, labels: {{ rack: r{} }} }}\n",
+                i >> 16,
+                (i >> 8) & 255,
+                i & 255,
+                i / 40
+            ));
+        }
+        let hosts = inv(&text).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(hosts.len(), 60_000);
+    }
+
+    #[test]
     fn ipv6_addresses_are_fine() {
         let hosts = inv("hosts:\n  a: { address: '::1' }\n").unwrap();
         assert_eq!(hosts[0].ssh.as_ref().unwrap().address, "::1");
@@ -300,15 +365,19 @@ mod shipped_inventories {
     #[test]
     fn every_shipped_inventory_resolves() {
         let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
-        let mut files: Vec<_> =
-            std::fs::read_dir(root.join("inventories")).unwrap().map(|e| e.unwrap().path()).filter(|p| p.is_file()).collect();
+        let mut files: Vec<_> = std::fs::read_dir(root.join("inventories"))
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.is_file())
+            .collect();
         files.push(root.join("examples/quickstart/inventory.yaml"));
         assert!(files.len() >= 3);
         for f in files {
             let shown = f.display().to_string();
             let bytes = std::fs::read(&f).unwrap();
             let parsed = crate::config::yaml::parse::<InventoryFile>(&shown, &bytes).unwrap();
-            let hosts = resolve(&Positions::new(&shown, &bytes), &parsed).unwrap_or_else(|e| panic!("{e}"));
+            let hosts = resolve(&Positions::new(&shown, &bytes), &parsed, f.parent().unwrap())
+                .unwrap_or_else(|e| panic!("{e}"));
             assert!(!hosts.is_empty(), "{shown}");
         }
     }

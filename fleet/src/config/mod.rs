@@ -20,7 +20,7 @@ mod yaml;
 
 pub use ansible::InventoryFormat;
 pub use desired::{load, placeholder_facts, DesiredState, HostPlan, HostSpec, LoadOptions};
-pub use fleet::{FleetFile, InventoryRef, HealthGates, LatencyGate, OnFailure, Probe, RolloutPolicy};
+pub use fleet::{FleetFile, HealthGates, InventoryRef, LatencyGate, OnFailure, Probe, RolloutPolicy};
 pub use inventory::{Connection, Host, InventoryFile, SshTarget};
 pub use overrides::OverrideFile;
 pub use pattern::{HostPattern, Universe};

@@ -151,6 +151,86 @@ fn is_bpf_object(bytes: &[u8]) -> bool {
     }
 }
 
+impl SchedulerFile {
+    /// Checks the declarations against what the object really offers (read
+    /// from its BTF, as the agent does), so that `validate` refuses every
+    /// parameter the agent would: a name the object has no `.rodata`
+    /// variable for, a type whose values the variable cannot hold. Also
+    /// refuses an object the agent cannot attach (no `struct sched_ext_ops`,
+    /// several, or one outside `.struct_ops.link`). The error names the
+    /// parameter it is about, when it is about one.
+    pub fn check_object(&self, object: &str, bytes: &[u8]) -> Result<(), (Option<&str>, String)> {
+        let info = schedfleet_bpf::object::inspect(bytes)
+            .map_err(|e| (None, format!("object `{object}`: cannot read its BTF: {e}")))?;
+        match info.sched_ext_ops.as_slice() {
+            [(section, _)] if section == ".struct_ops.link" => {}
+            [(_, var)] => {
+                return Err((
+                    None,
+                    format!(
+                        "object `{object}`: `{var}` is in SEC(\".struct_ops\"); the agent needs \
+                         SEC(\".struct_ops.link\") so the scheduler can be pinned and outlive the loader"
+                    ),
+                ))
+            }
+            [] => {
+                return Err((
+                    None,
+                    format!("object `{object}` declares no `struct sched_ext_ops`: it is not a sched_ext scheduler"),
+                ))
+            }
+            many => {
+                let names: Vec<_> = many.iter().map(|(_, v)| v.as_str()).collect();
+                return Err((
+                    None,
+                    format!(
+                        "object `{object}` declares {} sched_ext_ops ({}); exactly one is supported",
+                        many.len(),
+                        names.join(", ")
+                    ),
+                ));
+            }
+        }
+        for (name, decl) in &self.params {
+            let Some(var) = info.params.get(name) else {
+                let known: Vec<_> = info.params.keys().map(String::as_str).collect();
+                return Err((
+                    Some(name),
+                    format!(
+                        "parameter `{name}` is not a variable of object `{object}` (its `const volatile` \
+                         integer and bool globals in `.rodata`, read from its BTF), so the agent would refuse it; \
+                         the object has: {}",
+                        if known.is_empty() { "none".to_owned() } else { known.join(", ") }
+                    ),
+                ));
+            };
+            let (lo, hi) = var.range();
+            let what = if var.boolean {
+                "a bool".to_owned()
+            } else {
+                format!("{} {}-bit integer", if var.signed { "a signed" } else { "an unsigned" }, var.size * 8)
+            };
+            let fits = match decl.range() {
+                None => var.boolean,
+                Some((dlo, dhi)) => dlo >= lo && dhi <= hi,
+            };
+            if !fits {
+                return Err((
+                    Some(name),
+                    format!(
+                        "parameter `{name}` is declared `{}`{}, but in object `{object}` it is {what} ({}): \
+                         the agent would refuse values it cannot hold; declare a type (or `min`/`max`) that fits",
+                        decl.kind.as_str(),
+                        decl.range().map(|(a, b)| format!(" ({a}..={b})")).unwrap_or_default(),
+                        if var.boolean { "true or false".to_owned() } else { format!("{lo}..={hi}") },
+                    ),
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
 impl ParamDecl {
     /// The typed value of a template's output: templates render to text,
     /// which is read back as the declared type (`"4000"` as an integer).

@@ -8,7 +8,7 @@
 //! what schedfleet read can be compared with Ansible.
 
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use anyhow::Result;
 use serde_json::{json, Map, Value};
@@ -28,6 +28,9 @@ pub struct LoadedInventory {
     /// messages name the file and the host instead.
     pub positions: Positions,
     pub name: String,
+    /// The inventory's directory on the controller, where relative
+    /// `identity_file` and `known_hosts_file` paths resolve.
+    pub dir: PathBuf,
 }
 
 /// Reads the inventory of a run (see the module's paragraph).
@@ -59,9 +62,13 @@ pub fn load_inventory(
                 .into());
             }
         }
-        let bytes = std::fs::read(path).map_err(|e| BadInput::new(format!("cannot read inventory `{shown}`: {e}")))?;
+        // A FIFO or a device is refused, not read; one byte past the YAML
+        // limit lets the parser say how large the file is.
+        let bytes = crate::files::read_bounded(path, yaml::MAX_FILE_BYTES as u64 + 1, "inventory")?;
         let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-        return from_bytes(&shown, &bytes, format, &ansible::DiskDirs(dir.to_path_buf()));
+        let mut loaded = from_bytes(&shown, &bytes, format, &ansible::DiskDirs(dir.to_path_buf()))?;
+        loaded.dir = dir.to_path_buf();
+        return Ok(loaded);
     }
     let repo = repo.expect("without --inventory there is a repository");
     if let Some((r, at)) = fleet.and_then(|(f, at)| f.inventory.as_ref().map(|r| (r, at))) {
@@ -74,7 +81,9 @@ pub fn load_inventory(
             ))
         })?;
         let dir = Path::new(&r.file).parent().map(|p| p.to_string_lossy().into_owned()).unwrap_or_default();
-        return from_bytes(&r.file, &bytes, r.format, &RepoDirs { repo, base: dir });
+        let mut loaded = from_bytes(&r.file, &bytes, r.format, &RepoDirs { repo, base: dir.clone() })?;
+        loaded.dir = repo_dir(repo).join(dir);
+        return Ok(loaded);
     }
     let rel = "inventory.yaml";
     let bytes = repo.read(rel)?.ok_or_else(|| {
@@ -84,7 +93,15 @@ pub fn load_inventory(
             &repo.commit_id()[..12]
         ))
     })?;
-    from_bytes(rel, &bytes, format, &RepoDirs { repo, base: String::new() })
+    let mut loaded = from_bytes(rel, &bytes, format, &RepoDirs { repo, base: String::new() })?;
+    loaded.dir = repo_dir(repo);
+    Ok(loaded)
+}
+
+/// The config directory on the controller (the working tree's), else the
+/// directory schedfleet runs in.
+fn repo_dir(repo: &ConfigRepo) -> PathBuf {
+    repo.dir_on_disk().unwrap_or_else(|| PathBuf::from("."))
 }
 
 /// The inventory a repository names (`inventory:` in its `fleet.yaml`, else
@@ -103,7 +120,7 @@ pub fn load_repo_inventory(repo: &ConfigRepo) -> Result<LoadedInventory> {
 impl LoadedInventory {
     /// The hosts, checked, and the groups patterns see.
     pub fn resolve(&self) -> Result<(Vec<Host>, Universe), BadInput> {
-        let hosts = super::inventory::resolve(&self.positions, &self.file)?;
+        let hosts = super::inventory::resolve(&self.positions, &self.file, &self.dir)?;
         let groups = self
             .file
             .groups
@@ -124,6 +141,7 @@ fn from_bytes(shown: &str, bytes: &[u8], format: InventoryFormat, dirs: &dyn Var
             file: yaml::parse(shown, bytes)?,
             positions: Positions::new(shown, bytes),
             name: shown.to_owned(),
+            dir: PathBuf::new(),
         }),
         ansible_format => {
             let read = ansible::read(shown, bytes, ansible_format, dirs)?;
@@ -131,6 +149,7 @@ fn from_bytes(shown: &str, bytes: &[u8], format: InventoryFormat, dirs: &dyn Var
                 file: read.to_inventory_file(shown)?,
                 positions: Positions::new(shown, b""),
                 name: shown.to_owned(),
+                dir: PathBuf::new(),
             })
         }
     }

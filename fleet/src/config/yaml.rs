@@ -25,10 +25,26 @@ pub fn parse<T: DeserializeOwned>(file: &str, bytes: &[u8]) -> Result<T, BadInpu
         formatter: &serde_saphyr::UserMessageFormatter,
         source_name: Some(file),
     };
-    serde_saphyr::from_str(text).map_err(|e| {
+    serde_saphyr::from_str_with_options(text, parse_options(text)).map_err(|e| {
         let rendered = e.render_with_options(options);
         BadInput::new(format!("failed to parse `{file}`: {}", rendered.strip_prefix("error: ").unwrap_or(&rendered)))
     })
+}
+
+/// The parser's budget grows with the file: a YAML node takes at least a
+/// byte or two of text unless aliases repeat it, so a budget of a node per
+/// byte (and three events per byte) admits every file written out in full,
+/// such as an inventory of 60,000 hosts, while an alias bomb, whose nodes
+/// outnumber its bytes many times over, is still refused. Never below the
+/// parser's own defaults.
+fn parse_options(text: &str) -> serde_saphyr::Options {
+    let defaults = serde_saphyr::Budget::default();
+    serde_saphyr::options! {
+        budget: serde_saphyr::budget! {
+            max_nodes: defaults.max_nodes.max(text.len()),
+            max_events: defaults.max_events.max(3 * text.len()),
+        },
+    }
 }
 
 /// The file as text, refused when too large, not UTF-8, or empty.
@@ -72,7 +88,9 @@ impl Positions {
     /// Positions of `bytes`; a file that does not parse has none (its own
     /// parse error is reported first anyway).
     pub fn new(file: &str, bytes: &[u8]) -> Positions {
-        let root = std::str::from_utf8(bytes).ok().and_then(|text| serde_saphyr::from_str(text).ok());
+        let root = std::str::from_utf8(bytes)
+            .ok()
+            .and_then(|text| serde_saphyr::from_str_with_options(text, parse_options(text)).ok());
         Positions { file: file.to_owned(), root }
     }
 

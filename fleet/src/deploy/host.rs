@@ -66,7 +66,7 @@ impl From<HostError> for Stop {
 /// ends; the TTL only matters when this controller dies, and then the host
 /// is free again shortly after it reverted by itself.
 fn lease_ttl(opts: &ApplyOptions) -> u64 {
-    opts.confirm.as_ref().map_or(300, |c| c.within.as_secs() + 30)
+    opts.confirm.as_ref().map_or(300, |c| c.within.as_secs() + schedfleet_proto::bounds::LEASE_MARGIN_SECS)
 }
 
 /// The per-host sequence. Each step is one round trip over the run's

@@ -12,6 +12,11 @@ use git2::{ObjectType, Repository, Status, StatusOptions};
 
 use crate::BadInput;
 
+/// The largest file read from a commit (a BPF object; config files have
+/// their own, smaller limit): checked from the object's header before the
+/// object is read.
+pub const MAX_BLOB_BYTES: u64 = 64 << 20;
+
 pub struct ConfigRepo {
     repo: Repository,
     /// The config directory, relative to the repository's root.
@@ -58,6 +63,13 @@ impl ConfigRepo {
         self.repo.workdir().map(|w| w.join(&self.prefix))
     }
 
+    /// Verifies the commit's signature against the controller's allowed
+    /// keys; bad input (exit 2) when it is unsigned, signed by a key not
+    /// allowed, or changed after it was signed.
+    pub fn verify_signature(&self, policy: &super::SigningPolicy) -> Result<super::GoodSignature> {
+        super::signature::verify(&self.repo, self.commit, policy)
+    }
+
     /// The full commit id everything read here comes from.
     pub fn commit_id(&self) -> String {
         self.commit.to_string()
@@ -81,6 +93,14 @@ impl ConfigRepo {
         }
         if entry.kind() != Some(ObjectType::Blob) {
             return Err(BadInput::new(format!("`{rel}` is not a file in the repository")).into());
+        }
+        // The size from the object's header, before its content is read.
+        let (size, _) = self.repo.odb()?.read_header(entry.id())?;
+        if size as u64 > MAX_BLOB_BYTES {
+            return Err(BadInput::new(format!(
+                "`{rel}` is {size} bytes in the commit; schedfleet reads files of at most {MAX_BLOB_BYTES} bytes"
+            ))
+            .into());
         }
         let blob = entry.to_object(&self.repo)?.peel_to_blob()?;
         Ok(Some(blob.content().to_vec()))

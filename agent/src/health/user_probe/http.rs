@@ -8,110 +8,19 @@
 //! no name resolution: the agent is a static binary, where glibc's NSS does
 //! not work, so the host must be an IPv4 or IPv6 address, or `localhost`,
 //! which is taken to be 127.0.0.1 without asking a resolver. Everything the
-//! URL may get wrong is found by [`HttpUrl::parse`], before `status` runs.
+//! URL may get wrong is found by [`HttpUrl::parse`] (in `proto`, so the
+//! controller's `validate` refuses the same URLs), before `status` runs.
 
 use std::io::{Read, Write};
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpStream};
+use std::net::TcpStream;
 use std::time::{Duration, Instant};
+
+use schedfleet_proto::probe::HttpUrl;
 
 use super::run::Outcome;
 
 /// A status line longer than this is not one.
 const MAX_STATUS_LINE: usize = 1024;
-
-/// A URL the probe can fetch: `http://HOST[:PORT]/PATH`.
-#[derive(Debug, Clone, PartialEq)]
-pub struct HttpUrl {
-    /// Where to connect.
-    pub addr: SocketAddr,
-    /// The `Host` header: the host and port as the URL writes them.
-    pub authority: String,
-    /// The request target: the path and query, `/` when the URL has none.
-    pub target: String,
-}
-
-impl HttpUrl {
-    /// Parses `http://HOST[:PORT][/PATH][?QUERY][#FRAGMENT]`; the fragment
-    /// is dropped (it is never sent). The error says what to write instead.
-    pub fn parse(url: &str) -> Result<HttpUrl, String> {
-        let Some((scheme, rest)) = url.split_once("://") else {
-            return Err(format!("`{url}` is not an `http://HOST[:PORT]/PATH` URL"));
-        };
-        if scheme.eq_ignore_ascii_case("https") {
-            return Err(format!(
-                "`{url}`: https is not supported: the agent has no TLS; probe a plain `http://` endpoint"
-            ));
-        }
-        if !scheme.eq_ignore_ascii_case("http") {
-            return Err(format!("`{url}`: scheme `{scheme}` is not supported: only `http://` is"));
-        }
-        let rest = rest.split_once('#').map_or(rest, |(before, _fragment)| before);
-        let (authority, target) = match rest.find(['/', '?']) {
-            Some(at) if rest[at..].starts_with('/') => (&rest[..at], rest[at..].to_owned()),
-            Some(at) => (&rest[..at], format!("/{}", &rest[at..])),
-            None => (rest, "/".to_owned()),
-        };
-        if let Some(bad) = target.chars().find(|c| !c.is_ascii_graphic()) {
-            return Err(format!("`{url}`: the path has {bad:?}, which a request line cannot carry: percent-encode it"));
-        }
-        if authority.contains('@') {
-            return Err(format!("`{url}`: user names and passwords in the URL are not supported"));
-        }
-        let (host, port) = split_host_port(authority).map_err(|e| format!("`{url}`: {e}"))?;
-        let ip = host_ip(host).map_err(|e| format!("`{url}`: {e}"))?;
-        let port = match port {
-            None => 80,
-            Some(port) => port
-                .parse::<u16>()
-                .ok()
-                .filter(|&p| p != 0 && port.bytes().all(|b| b.is_ascii_digit()))
-                .ok_or_else(|| format!("`{url}`: port `{port}`: expected 1 to 65535"))?,
-        };
-        Ok(HttpUrl { addr: SocketAddr::new(ip, port), authority: authority.to_owned(), target })
-    }
-}
-
-/// `HOST[:PORT]`, with an IPv6 host in brackets.
-fn split_host_port(authority: &str) -> Result<(&str, Option<&str>), String> {
-    if let Some(bracketed) = authority.strip_prefix('[') {
-        let (host, after) = bracketed.split_once(']').ok_or_else(|| format!("`[{bracketed}` has no closing `]`"))?;
-        return match after {
-            "" => Ok((authority, None)),
-            _ => match after.strip_prefix(':') {
-                Some(port) => Ok((&authority[..host.len() + 2], Some(port))),
-                None => Err(format!("unexpected `{after}` after the address")),
-            },
-        };
-    }
-    match authority.split_once(':') {
-        Some((host, port)) if !port.contains(':') => Ok((host, Some(port))),
-        Some(_) => Err(format!("`{authority}`: write an IPv6 address in brackets, as in `http://[::1]:8080/`")),
-        None => Ok((authority, None)),
-    }
-}
-
-/// The address of a host as the URL writes it: an IP literal or
-/// `localhost`, never a name to resolve.
-fn host_ip(host: &str) -> Result<IpAddr, String> {
-    if let Some(v6) = host.strip_prefix('[').and_then(|h| h.strip_suffix(']')) {
-        if v6.contains('%') {
-            return Err(format!("`{host}`: IPv6 zone ids are not supported"));
-        }
-        return v6.parse::<Ipv6Addr>().map(IpAddr::V6).map_err(|_| format!("`{host}` is not an IPv6 address"));
-    }
-    if host.is_empty() {
-        return Err("the URL has no host".to_owned());
-    }
-    if host.eq_ignore_ascii_case("localhost") {
-        return Ok(IpAddr::V4(Ipv4Addr::LOCALHOST));
-    }
-    host.parse::<Ipv4Addr>().map(IpAddr::V4).map_err(|_| {
-        format!(
-            "host `{host}` is not an IP address or `localhost`: the agent is a static binary and has no DNS \
-             resolver, so give the address (`127.0.0.1`, `[::1]`)"
-        )
-    })
-}
 
 /// Fetches `url`, all of it (connecting, sending, reading the status line)
 /// within `timeout`. `ok` on a 2xx status; `detail` is the status line or
@@ -195,69 +104,6 @@ mod tests {
 
     fn url(s: &str) -> HttpUrl {
         HttpUrl::parse(s).unwrap_or_else(|e| panic!("{s}: {e}"))
-    }
-
-    #[test]
-    fn urls_the_probe_can_fetch() {
-        let u = url("http://127.0.0.1:8000/health?deep=1");
-        assert_eq!(
-            (u.addr.to_string(), u.authority.as_str(), u.target.as_str()),
-            ("127.0.0.1:8000".into(), "127.0.0.1:8000", "/health?deep=1")
-        );
-        let u = url("http://10.1.2.3/");
-        assert_eq!(
-            (u.addr.to_string(), u.authority.as_str(), u.target.as_str()),
-            ("10.1.2.3:80".into(), "10.1.2.3", "/")
-        );
-        let u = url("http://localhost:9090/metrics");
-        assert_eq!((u.addr.to_string(), u.authority.as_str()), ("127.0.0.1:9090".into(), "localhost:9090"));
-        let u = url("HTTP://LocalHost/");
-        assert_eq!(u.addr.to_string(), "127.0.0.1:80");
-        let u = url("http://[::1]:8080/v1/models");
-        assert_eq!(
-            (u.addr.to_string(), u.authority.as_str(), u.target.as_str()),
-            ("[::1]:8080".into(), "[::1]:8080", "/v1/models")
-        );
-        let u = url("http://[fd00::2]/");
-        assert_eq!(u.addr.to_string(), "[fd00::2]:80");
-        assert_eq!(url("http://127.0.0.1").target, "/", "no path is the root");
-        assert_eq!(url("http://127.0.0.1?x=1").target, "/?x=1");
-        assert_eq!(url("http://127.0.0.1/a#frag").target, "/a", "the fragment is never sent");
-        assert_eq!(url("http://127.0.0.1:65535/").addr.port(), 65535);
-    }
-
-    #[test]
-    fn urls_the_probe_refuses_and_why() {
-        for (bad, says) in [
-            ("https://127.0.0.1/", "https is not supported: the agent has no TLS"),
-            ("HTTPS://127.0.0.1/", "https is not supported"),
-            ("ftp://127.0.0.1/", "scheme `ftp` is not supported"),
-            ("127.0.0.1:8000/health", "is not an `http://HOST[:PORT]/PATH` URL"),
-            ("http://example.com/", "host `example.com` is not an IP address or `localhost`"),
-            ("http://example.com/", "has no DNS resolver"),
-            ("http://localhost.localdomain/", "has no DNS resolver"),
-            ("http://1.2.3/", "host `1.2.3` is not an IP address"),
-            ("http://256.1.1.1/", "is not an IP address"),
-            ("http:///health", "no host"),
-            ("http://:80/", "no host"),
-            ("http://::1/", "write an IPv6 address in brackets"),
-            ("http://[::1/", "no closing `]`"),
-            ("http://[::1]x/", "unexpected `x`"),
-            ("http://[nope]/", "`[nope]` is not an IPv6 address"),
-            ("http://[fe80::1%eth0]/", "zone ids are not supported"),
-            ("http://127.0.0.1:0/", "port `0`"),
-            ("http://127.0.0.1:65536/", "port `65536`"),
-            ("http://127.0.0.1:+80/", "port `+80`"),
-            ("http://127.0.0.1:/", "port ``"),
-            ("http://127.0.0.1:http/", "port `http`"),
-            ("http://user:pw@127.0.0.1/", "user names and passwords"),
-            ("http://127.0.0.1/a b", "percent-encode it"),
-            ("http://127.0.0.1/a\r\nX: y", "percent-encode it"),
-            ("http://127.0.0.1/é", "percent-encode it"),
-        ] {
-            let err = HttpUrl::parse(bad).map(|u| format!("{u:?}")).unwrap_err();
-            assert!(err.contains(says), "{bad}: {err}");
-        }
     }
 
     #[test]

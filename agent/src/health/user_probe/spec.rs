@@ -8,13 +8,8 @@
 use std::collections::BTreeSet;
 use std::time::Duration;
 
+use schedfleet_proto::probe::ProbeCheck;
 use schedfleet_proto::ProbeSpec;
-
-use super::http::HttpUrl;
-
-/// A probe is part of a report, and reports are meant to be quick; more
-/// than a minute is a typo (the same bound as `--latency-window`).
-pub const MAX_TIMEOUT_MS: u64 = 60_000;
 
 /// One checked probe.
 #[derive(Debug, Clone, PartialEq)]
@@ -24,14 +19,8 @@ pub struct Probe {
     pub check: Check,
 }
 
-/// What a probe does.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Check {
-    /// A program and its arguments, never a shell command line; the first
-    /// is never empty.
-    Command(Vec<String>),
-    Http(HttpUrl),
-}
+/// What a probe does: checked by `proto`, the same checks `validate` runs.
+pub type Check = ProbeCheck;
 
 /// Parses and checks the JSON given to `--probes`.
 pub fn parse(json: &str) -> Result<Vec<Probe>, String> {
@@ -44,38 +33,13 @@ pub fn parse(json: &str) -> Result<Vec<Probe>, String> {
     let mut names = BTreeSet::new();
     let mut probes = Vec::with_capacity(specs.len());
     for spec in specs {
-        let probe = check(spec)?;
-        if !names.insert(probe.name.clone()) {
-            return Err(format!("probe name `{}` is given twice: names must be unique", probe.name));
+        let checked = spec.check()?;
+        if !names.insert(checked.name.clone()) {
+            return Err(format!("probe name `{}` is given twice: names must be unique", checked.name));
         }
-        probes.push(probe);
+        probes.push(Probe { name: checked.name, timeout: checked.timeout, check: checked.check });
     }
     Ok(probes)
-}
-
-fn check(spec: ProbeSpec) -> Result<Probe, String> {
-    let ProbeSpec { name, command, http, timeout_ms } = spec;
-    if name.trim().is_empty() {
-        return Err("a probe has an empty `name`".to_owned());
-    }
-    if timeout_ms == 0 || timeout_ms > MAX_TIMEOUT_MS {
-        return Err(format!("probe `{name}`: `timeout_ms` {timeout_ms}: expected 1 to {MAX_TIMEOUT_MS} milliseconds"));
-    }
-    let check = match (command, http) {
-        (Some(argv), None) => {
-            if argv.first().is_none_or(|program| program.is_empty()) {
-                return Err(format!("probe `{name}`: `command` is empty: give the program and its arguments"));
-            }
-            if argv.iter().any(|arg| arg.contains('\0')) {
-                return Err(format!("probe `{name}`: `command` contains a NUL character"));
-            }
-            Check::Command(argv)
-        }
-        (None, Some(url)) => Check::Http(HttpUrl::parse(&url).map_err(|e| format!("probe `{name}`: {e}"))?),
-        (None, None) => return Err(format!("probe `{name}` has neither `command` nor `http`: give exactly one")),
-        (Some(_), Some(_)) => return Err(format!("probe `{name}` has both `command` and `http`: give exactly one")),
-    };
-    Ok(Probe { name, timeout: Duration::from_millis(timeout_ms), check })
 }
 
 #[cfg(test)]

@@ -36,6 +36,24 @@ impl ConfigRepo {
         String::from_utf8(out.stdout).unwrap().trim().to_owned()
     }
 
+    /// Commits with extra `git -c` settings (`gpg.format=ssh`, a signing
+    /// key) and extra `commit` arguments (`-S`); returns the commit id.
+    pub fn commit_with(&self, config: &[&str], args: &[&str], msg: &str) -> String {
+        self.git(&["add", "-A"]);
+        let mut git: Vec<&str> = config.iter().flat_map(|c| ["-c", c]).collect();
+        git.extend(["commit", "-q", "--allow-empty", "-m", msg]);
+        git.extend(args);
+        self.git(&git);
+        self.git_out(&["rev-parse", "HEAD"])
+    }
+
+    /// Runs git here and returns its stdout, trimmed.
+    pub fn git_out(&self, args: &[&str]) -> String {
+        let out = Command::new("git").args(args).current_dir(self.path()).output().unwrap();
+        assert!(out.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8(out.stdout).unwrap().trim().to_owned()
+    }
+
     fn git(&self, args: &[&str]) {
         let ok = Command::new("git")
             .args([

@@ -95,10 +95,11 @@ impl VarsDirs for DiskDirs {
     }
 
     fn read(&self, path: &str) -> anyhow::Result<Option<Vec<u8>>> {
-        match std::fs::read(self.0.join(path)) {
-            Ok(b) => Ok(Some(b)),
+        let full = self.0.join(path);
+        match std::fs::metadata(&full) {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(BadInput::new(format!("cannot read `{}`: {e}", self.show(path))).into()),
+            // Regular files of a bounded size only (a FIFO would block).
+            _ => Ok(Some(crate::files::read_bounded(&full, super::yaml::MAX_FILE_BYTES as u64 + 1, "inventory file")?)),
         }
     }
 

@@ -125,7 +125,7 @@ pub(in crate::bad_input) const CASES: &[Case] = &[
     Case {
         name: "probes: neither command nor http",
         files: &[("fleet.yaml", Text("assignments:\n  - hosts: all\n    scheduler: simple\nhealth:\n  probes:\n    - name: up\n"))],
-        expect: &["`fleet.yaml` line 6", "probe `up` needs exactly one of `command`", "`http`"],
+        expect: &["`fleet.yaml` line 6", "probe `up` has neither `command` nor `http`: give exactly one"],
         ..CASE
     },
     Case {
@@ -134,7 +134,7 @@ pub(in crate::bad_input) const CASES: &[Case] = &[
             "fleet.yaml",
             Text("assignments:\n  - hosts: all\n    scheduler: simple\nhealth:\n  probes:\n    - { name: up, command: [true], http: \"http://127.0.0.1/\" }\n"),
         )],
-        expect: &["`fleet.yaml` line 6", "probe `up` needs exactly one of"],
+        expect: &["`fleet.yaml` line 6", "probe `up` has both `command` and `http`: give exactly one"],
         ..CASE
     },
     Case {
@@ -143,7 +143,67 @@ pub(in crate::bad_input) const CASES: &[Case] = &[
             "fleet.yaml",
             Text("assignments:\n  - hosts: all\n    scheduler: simple\nhealth:\n  probes:\n    - { name: up, http: \"file:///etc/shadow\" }\n"),
         )],
-        expect: &["`fleet.yaml` line 6", "`file:///etc/shadow` is not an http:// URL"],
+        expect: &["`fleet.yaml` line 6", "`file:///etc/shadow`: scheme `file` is not supported"],
+        ..CASE
+    },
+    // What the agent would refuse, refused before any contact (bounds in
+    // `proto::bounds`, probe rules in `proto::probe`).
+    Case {
+        name: "probes: a host name where the agent has no DNS",
+        files: &[(
+            "fleet.yaml",
+            Text("assignments:\n  - hosts: all\n    scheduler: simple\nhealth:\n  probes:\n    - { name: up, http: \"http://db.internal:8000/health\" }\n"),
+        )],
+        expect: &["`fleet.yaml` line 6", "host `db.internal` is not an IP address or `localhost`", "no DNS resolver"],
+        cmds: EVERY,
+        ..CASE
+    },
+    Case {
+        name: "probes: https, which the agent cannot fetch",
+        files: &[(
+            "fleet.yaml",
+            Text("assignments:\n  - hosts: all\n    scheduler: simple\nhealth:\n  probes:\n    - { name: up, http: \"https://127.0.0.1/\" }\n"),
+        )],
+        expect: &["`fleet.yaml` line 6", "https is not supported"],
+        ..CASE
+    },
+    Case {
+        name: "probes: a timeout past the agent's bound",
+        files: &[(
+            "fleet.yaml",
+            Text("assignments:\n  - hosts: all\n    scheduler: simple\nhealth:\n  probes:\n    - { name: up, command: [\"true\"], timeout: 60001ms }\n"),
+        )],
+        expect: &["`fleet.yaml` line 6", "probe `up`: `timeout_ms` 60001: expected 1 to 60000 milliseconds"],
+        cmds: EVERY,
+        ..CASE
+    },
+    Case {
+        name: "probes: a NUL in a command",
+        files: &[(
+            "fleet.yaml",
+            Text("assignments:\n  - hosts: all\n    scheduler: simple\nhealth:\n  probes:\n    - { name: up, command: [\"true\", \"a\\0b\"] }\n"),
+        )],
+        expect: &["`fleet.yaml` line 6", "`command` contains a NUL character"],
+        ..CASE
+    },
+    Case {
+        name: "rollout: confirm_timeout past the agent's bound",
+        files: &[(
+            "fleet.yaml",
+            Text("assignments:\n  - hosts: all\n    scheduler: simple\nrollout:\n  confirm_timeout: 168h1s\n"),
+        )],
+        expect: &["`fleet.yaml` line 5", "`rollout.confirm_timeout` 168h1s", "expected 1 to 604800 seconds (168h)"],
+        cmds: EVERY,
+        ..CASE
+    },
+    Case {
+        name: "health: latency window past the agent's bound",
+        files: &[(
+            "fleet.yaml",
+            Text("assignments:\n  - hosts: all\n    scheduler: simple\nhealth:\n  latency:\n    window: 60001ms\n"),
+        )],
+        expect: &["`fleet.yaml` line 6", "`health.latency.window` 60001ms must be between 1ms and 1m"],
+        cmds: EVERY,
         ..CASE
     },
     Case {

@@ -1,10 +1,14 @@
 //! Bad scheduler files under `schedulers/`, and bad references to them from
 //! `fleet.yaml`: missing files, unknown sources, object paths that leave the
 //! config directory or go through committed symbolic links, objects that are
-//! not BPF, and parameter declarations that admit no value.
+//! not BPF, parameter declarations that admit no value, and parameters or
+//! objects the agent would refuse (read from the object's BTF).
 
-use crate::bad_input::runner::Content::{Symlink, Text};
+use crate::bad_input::runner::Content::{Bytes, Symlink, Text};
 use crate::bad_input::runner::{Case, CASE, EVERY};
+
+/// A committed copy of the builtin `simple` object (one `u64 slice_ns`).
+const SIMPLE_COPY: &[u8] = include_bytes!("../../../../../examples/two-schedulers/objects/simple-copy.bpf.o");
 
 pub(in crate::bad_input) const CASES: &[Case] = &[
     // YAML syntax.
@@ -156,6 +160,59 @@ pub(in crate::bad_input) const CASES: &[Case] = &[
             Text("source: builtin:simple\nparams:\n  slice_ns: { type: u64, min: 1000, max: 10 }\n"),
         )],
         expect: &["`schedulers/simple.yaml` line 3", "`min` and `max` leave no value"],
+        ..CASE
+    },
+    // What the object offers, read from its BTF as the agent reads it.
+    Case {
+        name: "param: a name the builtin object does not have",
+        files: &[(
+            "schedulers/simple.yaml",
+            Text("source: builtin:simple\nparams:\n  slice_ns: { type: u64 }\n  slice_us: { type: u64 }\n"),
+        )],
+        expect: &[
+            "`schedulers/simple.yaml` line 4",
+            "parameter `slice_us` is not a variable of object `builtin:simple`",
+            "the agent would refuse it; the object has: slice_ns",
+        ],
+        cmds: EVERY,
+        ..CASE
+    },
+    Case {
+        name: "param: a name a committed object does not have",
+        files: &[
+            ("objects/s.bpf.o", Bytes(SIMPLE_COPY)),
+            (
+                "schedulers/simple.yaml",
+                Text(
+                    "source: object:objects/s.bpf.o\nparams:\n  slice_ns: { type: u64 }\n  nr_queues: { type: u32 }\n",
+                ),
+            ),
+        ],
+        expect: &[
+            "`schedulers/simple.yaml` line 4",
+            "`nr_queues` is not a variable of object `object:objects/s.bpf.o`",
+        ],
+        cmds: EVERY,
+        ..CASE
+    },
+    Case {
+        name: "param: a type whose values the variable cannot hold",
+        files: &[("schedulers/simple.yaml", Text("source: builtin:simple\nparams:\n  slice_ns: { type: i64 }\n"))],
+        expect: &[
+            "`schedulers/simple.yaml` line 3",
+            "`slice_ns` is declared `i64`",
+            "it is an unsigned 64-bit integer (0..=18446744073709551615)",
+        ],
+        ..CASE
+    },
+    Case {
+        name: "scheduler: a BPF object that is no sched_ext scheduler",
+        files: &[
+            ("objects/wakelat.bpf.o", Bytes(schedfleet_bpf::probes::WAKELAT)),
+            ("schedulers/simple.yaml", Text("source: object:objects/wakelat.bpf.o\n")),
+        ],
+        expect: &["`schedulers/simple.yaml` line 1", "declares no `struct sched_ext_ops`"],
+        cmds: EVERY,
         ..CASE
     },
 ];
