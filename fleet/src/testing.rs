@@ -5,13 +5,18 @@ use crate::config::DesiredState;
 
 /// `n` hosts `h01`.. on 127.0.0.1, all assigned the built-in `simple`.
 pub fn desired(n: usize) -> DesiredState {
+    desired_with_scheduler(n, "source: builtin:simple\n")
+}
+
+/// [`desired`], with `schedulers/simple.yaml` holding `scheduler_yaml`.
+pub fn desired_with_scheduler(n: usize, scheduler_yaml: &str) -> DesiredState {
     let repo = tempfile::tempdir().unwrap();
     let root = repo.path();
     std::fs::create_dir_all(root.join("schedulers")).unwrap();
     let hosts: String = (1..=n).map(|i| format!("  h{i:02}: {{ address: 127.0.0.1 }}\n")).collect();
     std::fs::write(root.join("inventory.yaml"), format!("hosts:\n{hosts}")).unwrap();
     std::fs::write(root.join("fleet.yaml"), "assignments:\n  - { hosts: all, scheduler: simple }\n").unwrap();
-    std::fs::write(root.join("schedulers/simple.yaml"), "source: builtin:simple\n").unwrap();
+    std::fs::write(root.join("schedulers/simple.yaml"), scheduler_yaml).unwrap();
     for args in [
         &["init", "-q"][..],
         &["add", "."],

@@ -1,7 +1,8 @@
 //! Bad scheduler files under `schedulers/`, and bad references to them from
 //! `fleet.yaml`: missing files, unknown sources, object paths that leave the
 //! config directory or go through committed symbolic links, objects that are
-//! not BPF, and parameter declarations that admit no value.
+//! not BPF, parameter declarations that admit no value, and `kernels:`
+//! requirements that are malformed or allow no release.
 
 use crate::bad_input::runner::Content::{Symlink, Text};
 use crate::bad_input::runner::{Case, CASE, EVERY};
@@ -156,6 +157,19 @@ pub(in crate::bad_input) const CASES: &[Case] = &[
             Text("source: builtin:simple\nparams:\n  slice_ns: { type: u64, min: 1000, max: 10 }\n"),
         )],
         expect: &["`schedulers/simple.yaml` line 3", "`min` and `max` leave no value"],
+        ..CASE
+    },
+    // The kernels a scheduler supports.
+    Case {
+        name: "kernels: not a comparison",
+        files: &[("schedulers/simple.yaml", Text("source: builtin:simple\nkernels: \"~7.2\"\n"))],
+        expect: &["`schedulers/simple.yaml` line 2", "comparison `~7.2`", "such as `7.2`"],
+        ..CASE
+    },
+    Case {
+        name: "kernels: bounds that allow no release",
+        files: &[("schedulers/simple.yaml", Text("source: builtin:simple\nkernels: \">=7.4, <7.3\"\n"))],
+        expect: &["`schedulers/simple.yaml` line 2", "`kernels: >=7.4, <7.3` allows no release"],
         ..CASE
     },
 ];
