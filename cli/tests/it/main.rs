@@ -7,6 +7,7 @@ mod apply;
 mod bad_input;
 mod health;
 mod init;
+mod kernel_matrix;
 mod lab;
 mod rollout;
 mod support;
