@@ -94,7 +94,7 @@ fn lab_up_status_ssh_and_down() {
     let host = &hosts[0];
     let mut keys: Vec<&str> = host.as_object().unwrap().keys().map(String::as_str).collect();
     keys.sort_unstable();
-    assert_eq!(keys, ["address", "identity_file", "known_hosts_file", "kernel", "name", "pid", "port", "user"]);
+    assert_eq!(keys, ["address", "identity_file", "kernel", "known_hosts_file", "name", "pid", "port", "user"]);
     assert_eq!(host["name"], "lab-1");
     assert_eq!(host["address"], "127.0.0.1");
     assert_eq!(host["user"], "root");
