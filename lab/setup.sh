@@ -5,18 +5,22 @@
 #
 #   lab/setup.sh            # packages + kernel + test tools
 #   lab/setup.sh packages   # Debian packages only
-#   lab/setup.sh kernel     # kernel only
+#   lab/setup.sh kernel     # kernels only: the newest and the oldest sched_ext release
+#   lab/setup.sh kernel RELEASE...  # these releases too (`7.2.9` or `7.2.9+deb13-cloud-amd64`)
 #   lab/setup.sh tools      # promtool (checks drift's Prometheus output in tests) and
 #                           # ansible-core in a virtualenv (the oracle of inventory tests and
 #                           # the baseline of bench/fleet)
 #
-# The kernel lands in ${SCHEDFLEET_CACHE:-$HOME/.cache/schedfleet}/kernel/<release>/
-# (vmlinuz, config, modules) with a `current` symlink that `schedfleet lab up` reads.
+# Kernels land side by side in ${SCHEDFLEET_CACHE:-$HOME/.cache/schedfleet}/kernel/<release>/
+# (vmlinuz, config, modules). Two symlinks name the kernel matrix: `current`, the newest
+# sched_ext release, which `schedfleet lab up` boots by default, and `oldest`, the oldest
+# release with sched_ext that the lab can boot (`schedfleet lab up --kernel oldest`), on
+# which `make test` runs the lab tests a second time.
 set -euo pipefail
 
 CACHE="${SCHEDFLEET_CACHE:-$HOME/.cache/schedfleet}"
 # The kernel release pattern: Debian's trixie-backports cloud kernels with sched_ext.
-KERNEL_PATTERN="${SCHEDFLEET_KERNEL_PATTERN:-^linux-binary-7\.[0-9.]+\+deb13-cloud-amd64$}"
+KERNEL_PATTERN="${SCHEDFLEET_KERNEL_PATTERN:-^linux-binary-[0-9]+\.[0-9.]+\+deb13-cloud-amd64$}"
 
 log() { printf 'setup: %s\n' "$*" >&2; }
 die() { printf 'setup: error: %s\n' "$*" >&2; exit 1; }
@@ -83,14 +87,22 @@ Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg" || true
     fi
 }
 
-kernel() {
-    if [ -e "$CACHE/kernel/current/vmlinuz" ] && [ -e "$CACHE/kernel/current/config" ]; then
-        log "kernel present: $(readlink "$CACHE/kernel/current")"
-        return
-    fi
+# One release of the suite in the cache, side by side with the others:
+# $CACHE/kernel/<release>/{vmlinuz,config,release,modules/*.ko}.
+kernel_complete() { # dir
+    local m
+    [ -f "$1/vmlinuz" ] && [ -f "$1/config" ] && [ -s "$1/release" ] || return 1
+    for m in failover net_failover virtio_net; do
+        [ -f "$1/modules/$m.ko" ] || return 1
+    done
+}
+
+# trixie-backports with a pin of 50: nothing on this machine is ever
+# upgraded from it; we only download kernel packages.
+kernel_suite() {
+    [ "$suite_ready" = 0 ] || return 0
     need_root kernel
-    # trixie-backports with a pin of 50: nothing on this machine is ever
-    # upgraded from it; we only download kernel packages.
+    mkdir -p /etc/apt/sources.list.d /etc/apt/preferences.d
     write_if_changed /etc/apt/sources.list.d/schedfleet-trixie-backports.sources "Types: deb
 URIs: http://deb.debian.org/debian
 Suites: trixie-backports
@@ -100,29 +112,76 @@ Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg" || true
 Pin: release n=trixie-backports
 Pin-Priority: 50" || true
     apt_update
-    local pkg
-    pkg=$(apt-cache search --names-only "$KERNEL_PATTERN" | awk '{print $1}' | sort -V | tail -n1)
-    [ -n "$pkg" ] || die "no package matching \`$KERNEL_PATTERN\` in trixie-backports; check /etc/apt/sources.list.d/schedfleet-trixie-backports.sources"
-    local release=${pkg#linux-binary-}
-    log "kernel release $release"
-    local dir="$CACHE/kernel/$release"
+    suite_ready=1
+}
+suite_ready=0
+
+# The releases whose kernel image the suite lists, oldest first. A listed
+# image is not yet a usable kernel: see fetch_kernel.
+suite_releases() {
+    apt-cache search --names-only "$KERNEL_PATTERN" | awk '{print $1}' | sed 's/^linux-binary-//' | sort -V
+}
+
+# Caches RELEASE unless it is cached already. Returns 1, saying why, when the
+# lab cannot boot it: one of its three packages is not in the suite (Debian
+# keeps signed images listed after the unsigned build's packages are gone:
+# no config, no virtio_net module, so no network in the VM), a download
+# fails, or its config lacks sched_ext. The config is fetched first (1 MB),
+# so a kernel without sched_ext costs no image download.
+fetch_kernel() { # release
+    local release=$1 dir="$CACHE/kernel/$1" pkg
+    if kernel_complete "$dir"; then
+        return 0
+    fi
+    for pkg in "linux-binary-$release" "linux-base-$release" "linux-modules-$release"; do
+        # Not `grep -q`: it would close the pipe early, and pipefail takes
+        # apt-cache's SIGPIPE for a missing package.
+        if ! apt-cache show "$pkg" 2>/dev/null | grep '^Package: ' >/dev/null; then
+            log "kernel $release: not usable: the suite lists no $pkg"
+            return 1
+        fi
+    done
     local tmp
     tmp=$(mktemp -d)
-    chmod 755 "$tmp"
-    trap 'rm -rf "$tmp"' RETURN
-    (cd "$tmp" && apt-get download -qq "linux-binary-$release" "linux-base-$release" "linux-modules-$release") \
-        || die "apt-get download of the $release kernel packages failed"
-    for deb in "$tmp"/*.deb; do dpkg -x "$deb" "$tmp/x"; done
+    chmod 755 "$tmp" # apt's _apt user downloads into it
+    if ! (cd "$tmp" && apt-get download -qq "linux-base-$release" >/dev/null); then
+        rm -rf "$tmp"
+        log "kernel $release: not usable: apt-get download linux-base-$release failed"
+        return 1
+    fi
+    dpkg -x "$tmp"/linux-base-*.deb "$tmp/x"
     local mod="$tmp/x/usr/lib/modules/$release"
-    [ -f "$mod/vmlinuz" ] || die "linux-binary-$release has no usr/lib/modules/$release/vmlinuz"
-    grep -q '^CONFIG_SCHED_CLASS_EXT=y' "$mod/config" \
-        || die "kernel $release lacks CONFIG_SCHED_CLASS_EXT=y; pin another release with SCHEDFLEET_KERNEL_PATTERN"
+    if ! grep -qx 'CONFIG_SCHED_CLASS_EXT=y' "$mod/config" 2>/dev/null; then
+        rm -rf "$tmp"
+        log "kernel $release: not usable: its config lacks CONFIG_SCHED_CLASS_EXT=y (no sched_ext)"
+        return 1
+    fi
+    if ! (cd "$tmp" && apt-get download -qq "linux-binary-$release" "linux-modules-$release" >/dev/null); then
+        rm -rf "$tmp"
+        log "kernel $release: not usable: apt-get download of linux-binary-$release or linux-modules-$release failed"
+        return 1
+    fi
+    for deb in "$tmp"/linux-binary-*.deb "$tmp"/linux-modules-*.deb; do dpkg -x "$deb" "$tmp/x"; done
+    # Newer packages keep the image beside the modules, older ones in /boot.
+    local vmlinuz="$mod/vmlinuz"
+    [ -f "$vmlinuz" ] || vmlinuz="$tmp/x/boot/vmlinuz-$release"
+    if [ ! -f "$vmlinuz" ]; then
+        rm -rf "$tmp"
+        log "kernel $release: not usable: linux-binary-$release holds no vmlinuz"
+        return 1
+    fi
+    rm -rf "$dir.tmp"
     mkdir -p "$dir.tmp/modules"
-    cp "$mod/vmlinuz" "$mod/config" "$dir.tmp/"
+    cp "$vmlinuz" "$dir.tmp/vmlinuz"
+    cp "$mod/config" "$dir.tmp/config"
+    local m f
     for m in failover net_failover virtio_net; do
-        local f
         f=$(find "$mod" -name "$m.ko*" | head -n1)
-        [ -n "$f" ] || die "module $m not found in linux-modules-$release"
+        if [ -z "$f" ]; then
+            rm -rf "$tmp" "$dir.tmp"
+            log "kernel $release: not usable: module $m not found in linux-modules-$release"
+            return 1
+        fi
         case "$f" in
             *.xz) xz -dc "$f" >"$dir.tmp/modules/$m.ko" ;;
             *.zst) zstd -qdc "$f" >"$dir.tmp/modules/$m.ko" ;;
@@ -130,10 +189,61 @@ Pin-Priority: 50" || true
         esac
     done
     printf '%s\n' "$release" >"$dir.tmp/release"
-    rm -rf "$dir"
+    rm -rf "$tmp" "$dir"
     mv "$dir.tmp" "$dir"
-    ln -sfn "$release" "$CACHE/kernel/current"
-    log "kernel cached in $dir"
+    log "kernel $release cached in $dir"
+}
+
+# Points the alias NAME (current, oldest) at the first usable release of
+# the list on stdin.
+kernel_alias() { # name what
+    local name=$1 what=$2 release
+    while read -r release; do
+        if fetch_kernel "$release"; then
+            ln -sfn "$release" "$CACHE/kernel/$name.new"
+            mv -T "$CACHE/kernel/$name.new" "$CACHE/kernel/$name"
+            log "kernel $name -> $release ($what sched_ext release of trixie-backports)"
+            return 0
+        fi
+    done
+    die "no usable sched_ext kernel matching \`$KERNEL_PATTERN\` in trixie-backports (see the reasons above)"
+}
+
+# The kernel matrix: `current` (the newest sched_ext release, what `schedfleet
+# lab up` boots by default) and `oldest` (the oldest one the lab can boot,
+# for the second pass of the lab tests), plus any release named on the
+# command line (`7.2.9` or `7.2.9+deb13-cloud-amd64`).
+kernel() {
+    mkdir -p "$CACHE/kernel"
+    local name
+    for name in current oldest; do
+        if kernel_complete "$CACHE/kernel/$name"; then
+            log "kernel $name present: $(readlink "$CACHE/kernel/$name")"
+            continue
+        fi
+        kernel_suite
+        case "$name" in
+            current) suite_releases | sort -rV | kernel_alias current newest ;;
+            oldest) suite_releases | kernel_alias oldest oldest ;;
+        esac
+    done
+    local want release
+    for want in "$@"; do
+        case "$want" in
+            */* | .* | "") die "\`$want\` is not a kernel release" ;;
+        esac
+        release=$want
+        if kernel_complete "$CACHE/kernel/$release"; then
+            log "kernel $release present"
+            continue
+        fi
+        kernel_suite
+        if [[ "$want" =~ ^[0-9]+(\.[0-9]+)*$ ]]; then
+            release=$(suite_releases | grep -F "$want+" | grep "^$want+" | tail -n1 || true)
+            [ -n "$release" ] || die "trixie-backports lists no kernel $want; it lists: $(suite_releases | tr '\n' ' ')"
+        fi
+        fetch_kernel "$release" || die "kernel $release cannot be used by the lab (the reason is above)"
+    done
 }
 
 tools() {
@@ -181,9 +291,9 @@ ansible() {
 
 case "${1:-all}" in
     packages) packages ;;
-    kernel) kernel ;;
+    kernel) shift; kernel "$@" ;;
     tools) tools; ansible ;;
     ansible) ansible ;;
     all) packages; kernel; tools; ansible ;;
-    *) die "usage: $0 [packages|kernel|tools|ansible|all]" ;;
+    *) die "usage: $0 [packages|kernel [RELEASE...]|tools|ansible|all]" ;;
 esac

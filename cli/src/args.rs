@@ -366,6 +366,12 @@ pub struct LabUpArgs {
     /// Number of VMs.
     #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u16).range(1..=16))]
     pub hosts: u16,
+
+    /// The kernel VMs booted by this command run: a release cached by `lab/setup.sh kernel`
+    /// (`7.2.6+deb13-cloud-amd64`) or an alias (`current`, the newest, the default; `oldest`).
+    /// VMs already running keep theirs.
+    #[arg(long, env = "SCHEDFLEET_LAB_KERNEL", value_name = "RELEASE")]
+    pub kernel: Option<String>,
 }
 
 #[derive(Debug, Args)]

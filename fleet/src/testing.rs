@@ -16,18 +16,27 @@ pub fn desired_with_params(n: usize, slice_ns: &str) -> DesiredState {
     )
 }
 
+/// [`desired`] with `fleet.yaml` holding `fleet`.
 pub fn desired_with_fleet(n: usize, fleet: &str) -> DesiredState {
+    desired_with(n, fleet, SIMPLE_YAML)
+}
+
+/// [`desired`], with `schedulers/simple.yaml` holding `scheduler_yaml`.
+pub fn desired_with_scheduler(n: usize, scheduler_yaml: &str) -> DesiredState {
+    desired_with(n, "assignments:\n  - { hosts: all, scheduler: simple }\n", scheduler_yaml)
+}
+
+const SIMPLE_YAML: &str =
+    "source: builtin:simple\nparams:\n  slice_ns: { type: u64, default: 5000000, min: 100000, max: 100000000 }\n";
+
+fn desired_with(n: usize, fleet: &str, scheduler_yaml: &str) -> DesiredState {
     let repo = tempfile::tempdir().unwrap();
     let root = repo.path();
     std::fs::create_dir_all(root.join("schedulers")).unwrap();
     let hosts: String = (1..=n).map(|i| format!("  h{i:02}: {{ address: 127.0.0.1 }}\n")).collect();
     std::fs::write(root.join("inventory.yaml"), format!("hosts:\n{hosts}")).unwrap();
     std::fs::write(root.join("fleet.yaml"), fleet).unwrap();
-    std::fs::write(
-        root.join("schedulers/simple.yaml"),
-        "source: builtin:simple\nparams:\n  slice_ns: { type: u64, default: 5000000, min: 100000, max: 100000000 }\n",
-    )
-    .unwrap();
+    std::fs::write(root.join("schedulers/simple.yaml"), scheduler_yaml).unwrap();
     for args in [
         &["init", "-q"][..],
         &["add", "."],

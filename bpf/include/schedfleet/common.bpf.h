@@ -26,6 +26,10 @@
  * hand-written declaration could only drift from the kernel's. Should a
  * regenerated header ever lose them, the build stops: since clang 16, calling
  * an undeclared function is an error in C99 and later.
+ *
+ * vmlinux.h is one kernel's list, though, and hosts run others: the kfuncs
+ * that differ between the sched_ext releases go through the sf_* helpers of
+ * compat.bpf.h (included at the end of this file), never called directly.
  */
 
 /*
@@ -44,6 +48,9 @@
 
 #ifndef EINVAL
 #define EINVAL 22
+#endif
+#ifndef ENOSYS
+#define ENOSYS 38
 #endif
 
 /*
@@ -141,5 +148,7 @@ _Static_assert(sizeof(struct sf_exit_info) == 1168,
 		unsigned long long ___sf_args[] = { args };                    \
 		scx_bpf_error_bstr(___sf_fmt, ___sf_args, sizeof(___sf_args)); \
 	})
+
+#include "compat.bpf.h"
 
 #endif /* SCHEDFLEET_COMMON_BPF_H */

@@ -58,7 +58,7 @@ s32 BPF_STRUCT_OPS(simple_select_cpu, struct task_struct *p, s32 prev_cpu,
 	 */
 	cpu = scx_bpf_select_cpu_dfl(p, prev_cpu, wake_flags, &is_idle);
 	if (is_idle)
-		scx_bpf_dsq_insert(p, SCX_DSQ_LOCAL, slice_ns, 0);
+		sf_dsq_insert(p, SCX_DSQ_LOCAL, slice_ns, 0);
 
 	return cpu;
 }
@@ -81,8 +81,7 @@ void BPF_STRUCT_OPS(simple_enqueue, struct task_struct *p, u64 enq_flags)
 	 * The kernel stores @vtime back into p->scx.dsq_vtime, so the clamp
 	 * sticks and the charge in ops.stopping starts from it.
 	 */
-	scx_bpf_dsq_insert_vtime(p, SIMPLE_SHARED_DSQ, slice_ns, vtime,
-				 enq_flags);
+	sf_dsq_insert_vtime(p, SIMPLE_SHARED_DSQ, slice_ns, vtime, enq_flags);
 
 	/*
 	 * Tasks reach this point without an idle CPU having been picked for
@@ -92,8 +91,9 @@ void BPF_STRUCT_OPS(simple_enqueue, struct task_struct *p, u64 enq_flags)
 	 * wake one that may run this task; picking it also claims it, so two
 	 * concurrent enqueues do not both kick the same CPU. When every CPU
 	 * is busy this costs one scan of the idle mask and nothing else.
+	 * (compat.bpf.h says which kfunc does the picking on which kernel.)
 	 */
-	cpu = scx_bpf_pick_idle_cpu(p->cpus_ptr, 0);
+	cpu = sf_pick_idle_cpu(p);
 	if (cpu >= 0)
 		scx_bpf_kick_cpu(cpu, SCX_KICK_IDLE);
 }
@@ -105,7 +105,7 @@ void BPF_STRUCT_OPS(simple_dispatch, s32 cpu, struct task_struct *prev)
 	 * smallest virtual time over. If the shared queue is empty too and
 	 * @prev still wants to run, the kernel keeps running @prev.
 	 */
-	scx_bpf_dsq_move_to_local(SIMPLE_SHARED_DSQ);
+	sf_dsq_move_to_local(SIMPLE_SHARED_DSQ);
 }
 
 void BPF_STRUCT_OPS(simple_running, struct task_struct *p)
@@ -145,8 +145,7 @@ void BPF_STRUCT_OPS(simple_stopping, struct task_struct *p, bool runnable)
 	 * p->scx.dsq_vtime, is the interface the kernel asks for since it
 	 * gained nested schedulers (it checks the caller owns the task).
 	 */
-	scx_bpf_task_set_dsq_vtime(p, p->scx.dsq_vtime +
-					      used * 100 / p->scx.weight);
+	sf_task_set_dsq_vtime(p, p->scx.dsq_vtime + used * 100 / p->scx.weight);
 }
 
 void BPF_STRUCT_OPS(simple_enable, struct task_struct *p)
@@ -156,7 +155,7 @@ void BPF_STRUCT_OPS(simple_enable, struct task_struct *p)
 	 * with the clock: starting at 0 would let it run ahead of everyone
 	 * for as long as the scheduler has been up.
 	 */
-	scx_bpf_task_set_dsq_vtime(p, vtime_now);
+	sf_task_set_dsq_vtime(p, vtime_now);
 }
 
 s32 BPF_STRUCT_OPS_SLEEPABLE(simple_init)

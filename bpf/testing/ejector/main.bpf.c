@@ -37,7 +37,7 @@ static __always_inline void eject_when_due(void)
 
 void BPF_STRUCT_OPS(ejector_enqueue, struct task_struct *p, u64 enq_flags)
 {
-	scx_bpf_dsq_insert(p, SCX_DSQ_GLOBAL, SCX_SLICE_DFL, enq_flags);
+	sf_dsq_insert(p, SCX_DSQ_GLOBAL, SCX_SLICE_DFL, enq_flags);
 }
 
 void BPF_STRUCT_OPS(ejector_dispatch, s32 cpu, struct task_struct *prev)

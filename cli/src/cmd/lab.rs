@@ -25,7 +25,7 @@ fn open(dir: LabDirArgs) -> anyhow::Result<Lab> {
 }
 
 fn up(args: LabUpArgs) -> anyhow::Result<u8> {
-    let lab = open(args.dir)?;
+    let lab = open(args.dir)?.with_kernel(args.kernel);
     let hosts = usize::from(args.hosts);
     eprintln!("lab: bringing up {hosts} VM(s) in `{}`", lab.dir().display());
     let hosts = lab.up_with(hosts, &report).context("lab up failed")?;
@@ -78,11 +78,13 @@ fn report(event: LabEvent) {
             bytes as f64 / (1024.0 * 1024.0),
             if rebuilt { format!("built in {}", seconds(took)) } else { "cached".to_owned() }
         ),
-        LabEvent::KernelReady { path, fallback_reason } => match fallback_reason {
-            None => format!("kernel `{}`", path.display()),
-            Some(why) => format!("kernel `{}` (compressed, boots slower: {why})", path.display()),
+        LabEvent::KernelReady { release, path, fallback_reason } => match fallback_reason {
+            None => format!("kernel {release} `{}`", path.display()),
+            Some(why) => format!("kernel {release} `{}` (compressed, boots slower: {why})", path.display()),
         },
-        LabEvent::Kept { name, pid, port } => format!("{name}: already running (pid {pid}, port {port})"),
+        LabEvent::Kept { name, pid, port, kernel } => {
+            format!("{name}: already running (pid {pid}, port {port}, kernel {kernel})")
+        }
         LabEvent::Started { name, pid, port, console } => {
             format!("{name}: booting (pid {pid}, port {port}, console `{}`)", console.display())
         }
@@ -109,9 +111,13 @@ fn seconds(d: Duration) -> String {
 fn print_table(hosts: &[LabHost]) -> anyhow::Result<()> {
     let mut out = std::io::stdout().lock();
     let name_width = hosts.iter().map(|h| h.name.len()).max().unwrap_or(0).max("NAME".len());
-    writeln!(out, "{:<name_width$}  {:<9}  {:>5}  {:<4}  {:>8}", "NAME", "ADDRESS", "PORT", "USER", "PID")?;
+    writeln!(out, "{:<name_width$}  {:<9}  {:>5}  {:<4}  {:>8}  KERNEL", "NAME", "ADDRESS", "PORT", "USER", "PID")?;
     for h in hosts {
-        writeln!(out, "{:<name_width$}  {:<9}  {:>5}  {:<4}  {:>8}", h.name, h.address, h.port, h.user, h.pid)?;
+        writeln!(
+            out,
+            "{:<name_width$}  {:<9}  {:>5}  {:<4}  {:>8}  {}",
+            h.name, h.address, h.port, h.user, h.pid, h.kernel
+        )?;
     }
     Ok(())
 }

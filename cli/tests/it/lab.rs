@@ -94,7 +94,7 @@ fn lab_up_status_ssh_and_down() {
     let host = &hosts[0];
     let mut keys: Vec<&str> = host.as_object().unwrap().keys().map(String::as_str).collect();
     keys.sort_unstable();
-    assert_eq!(keys, ["address", "identity_file", "known_hosts_file", "name", "pid", "port", "user"]);
+    assert_eq!(keys, ["address", "identity_file", "kernel", "known_hosts_file", "name", "pid", "port", "user"]);
     assert_eq!(host["name"], "lab-1");
     assert_eq!(host["address"], "127.0.0.1");
     assert_eq!(host["user"], "root");
@@ -109,6 +109,7 @@ fn lab_up_status_ssh_and_down() {
     // The kernel: sched_ext present and idle, BTF for CO-RE, and the config
     // libbpf reads `__kconfig` values from.
     assert_eq!(ssh_ok(host, "cat /sys/kernel/sched_ext/state"), "disabled");
+    assert_eq!(ssh_ok(host, "uname -r"), host["kernel"].as_str().unwrap(), "status names the kernel the VM runs");
     assert_eq!(ssh_ok(host, "test -e /sys/kernel/btf/vmlinux && echo yes"), "yes", "/sys/kernel/btf/vmlinux exists");
     assert_eq!(
         ssh_ok(
@@ -153,5 +154,25 @@ fn lab_up_without_the_kernel_says_how_to_get_it() {
     assert!(!out.status.success());
     assert!(stderr.contains("run `lab/setup.sh kernel`"), "{stderr}");
     assert!(stderr.contains(&empty_cache.path().join("kernel/current/vmlinuz").display().to_string()), "{stderr}");
+    assert!(lab.status().is_empty(), "nothing was started");
+
+    // A release that is not cached: the command that fetches it. A name
+    // that is no release cannot reach outside the cache.
+    let up = |kernel: &str| {
+        Command::new(env!("CARGO_BIN_EXE_schedfleet"))
+            .args(["lab", "up", "--hosts", "1", "--kernel", kernel])
+            .env("SCHEDFLEET_LAB_DIR", lab.dir.path())
+            .env("SCHEDFLEET_CACHE", empty_cache.path())
+            .output()
+            .unwrap()
+    };
+    let out = up("7.1.3+deb13-cloud-amd64");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(stderr.contains("run `lab/setup.sh kernel 7.1.3+deb13-cloud-amd64`"), "{stderr}");
+    let out = up("../../etc");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(stderr.contains("`../../etc` is not a kernel release"), "{stderr}");
     assert!(lab.status().is_empty(), "nothing was started");
 }

@@ -9,6 +9,7 @@ mod fail_closed;
 mod health;
 mod hostile;
 mod init;
+mod kernel_matrix;
 mod lab;
 mod rollout;
 mod signing;

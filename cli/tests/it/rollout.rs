@@ -12,9 +12,10 @@ use crate::support::{json, run, stderr, SshHost};
 
 const INVENTORY: &str =
     "hosts:\n  lab-1: { connection: lab }\n  lab-2: { connection: lab }\n  lab-3: { connection: lab }\n";
-const OBJECTS: &str = "source: builtin:simple\nparams:\n  slice_ns: { type: u64, min: 100000, max: 100000000 }\n";
+pub(crate) const OBJECTS: &str =
+    "source: builtin:simple\nparams:\n  slice_ns: { type: u64, min: 100000, max: 100000000 }\n";
 
-fn fleet(scheduler: &str, slice: u64, bake: &str, confirm: &str, probe: Option<&str>) -> String {
+pub(crate) fn fleet(scheduler: &str, slice: u64, bake: &str, confirm: &str, probe: Option<&str>) -> String {
     let params = if scheduler == "simple" { format!("    params: {{ slice_ns: {slice} }}\n") } else { String::new() };
     let health = probe.map_or(String::new(), |p| format!("health:\n  probes:\n    - {p}\n"));
     format!(
@@ -22,13 +23,13 @@ fn fleet(scheduler: &str, slice: u64, bake: &str, confirm: &str, probe: Option<&
     )
 }
 
-fn apply(lab: &TestLab, repo: &ConfigRepo) -> (Option<i32>, serde_json::Value, String) {
+pub(crate) fn apply(lab: &TestLab, repo: &ConfigRepo) -> (Option<i32>, serde_json::Value, String) {
     let out = run(lab.cmd().arg("apply").arg("--repo").arg(repo.path()).args(["--yes", "--json"]));
     (out.status.code(), json(&out), stderr(&out))
 }
 
 /// `apply --yes --json` in the background, with `env` set for it.
-fn spawn_apply(lab: &TestLab, repo: &ConfigRepo, env: &[(&str, &str)]) -> Child {
+pub(crate) fn spawn_apply(lab: &TestLab, repo: &ConfigRepo, env: &[(&str, &str)]) -> Child {
     lab.cmd()
         .envs(env.iter().copied())
         .arg("apply")
@@ -41,7 +42,7 @@ fn spawn_apply(lab: &TestLab, repo: &ConfigRepo, env: &[(&str, &str)]) -> Child 
         .unwrap()
 }
 
-fn states(report: &serde_json::Value) -> Vec<(String, String)> {
+pub(crate) fn states(report: &serde_json::Value) -> Vec<(String, String)> {
     report["hosts"]
         .as_array()
         .unwrap()
@@ -50,22 +51,22 @@ fn states(report: &serde_json::Value) -> Vec<(String, String)> {
         .collect()
 }
 
-fn pairs(p: &[(&str, &str)]) -> Vec<(String, String)> {
+pub(crate) fn pairs(p: &[(&str, &str)]) -> Vec<(String, String)> {
     p.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect()
 }
 
 /// The agent's own status on the host, through plain ssh.
-fn agent_status(h: &SshHost) -> serde_json::Value {
+pub(crate) fn agent_status(h: &SshHost) -> serde_json::Value {
     let (ok, reply) = h.agent(schedfleet_proto::AGENT_LINK, &["status", "--latency-window", "0"]);
     assert!(ok, "{reply}");
     reply["result"].clone()
 }
 
-fn slice(h: &SshHost) -> String {
+pub(crate) fn slice(h: &SshHost) -> String {
     agent_status(h)["active"]["params"]["slice_ns"].as_str().unwrap_or("none").to_owned()
 }
 
-fn wait_for(what: &str, timeout: Duration, mut done: impl FnMut() -> bool) -> Duration {
+pub(crate) fn wait_for(what: &str, timeout: Duration, mut done: impl FnMut() -> bool) -> Duration {
     let started = Instant::now();
     while !done() {
         assert!(started.elapsed() < timeout, "timed out after {timeout:?} waiting for {what}");
@@ -74,7 +75,7 @@ fn wait_for(what: &str, timeout: Duration, mut done: impl FnMut() -> bool) -> Du
     started.elapsed()
 }
 
-fn journal_text(lab: &TestLab) -> String {
+pub(crate) fn journal_text(lab: &TestLab) -> String {
     let dir = lab.state_dir().join("journal");
     let mut files: Vec<_> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().path()).collect();
     files.sort();

@@ -15,6 +15,7 @@ use serde_json::{Map, Value};
 
 use super::fleet::FleetFile;
 use super::inventory::{self, Host};
+use super::kernels::KernelReq;
 use super::overrides::OverrideFile;
 use super::pattern::{GroupDef, HostPattern, Universe};
 use super::scheduler::{SchedulerFile, Source};
@@ -23,6 +24,9 @@ use super::yaml::{self, Origin, Positions, Scalar, Step::Index, Step::Key};
 use crate::artifact::Artifact;
 use crate::repo::ConfigRepo;
 use crate::BadInput;
+
+/// A scheduler's `kernels:` with where it is written.
+type KernelsAt = (KernelReq, Origin);
 
 /// Names a template sees besides the variables; variables may not take them.
 const RESERVED_VARS: [&str; 4] = ["host", "facts", "labels", "groups"];
@@ -58,6 +62,8 @@ pub struct HostSpec {
     pub scheduler: String,
     pub artifact: Artifact,
     decl: Arc<SchedulerFile>,
+    /// The scheduler's `kernels:`, with where it is written.
+    kernels: Option<KernelsAt>,
     /// Parameter values before rendering, with where each was written.
     params: BTreeMap<String, (Scalar, Origin)>,
     /// Variable layers, lowest first: fleet < inventory defaults < groups
@@ -229,7 +235,8 @@ pub fn load(repo: &ConfigRepo, opts: &LoadOptions<'_>) -> Result<DesiredState> {
         .collect();
     let group_file_layers: BTreeMap<&String, VarLayer> =
         group_files.iter().filter(|(_, f)| !f.vars.is_empty()).map(|(n, f)| (n, Arc::new(f.vars.clone()))).collect();
-    let mut schedulers: BTreeMap<String, (Arc<SchedulerFile>, Artifact)> = BTreeMap::new();
+    type Loaded = (Arc<SchedulerFile>, Artifact, Option<KernelsAt>);
+    let mut schedulers: BTreeMap<String, Loaded> = BTreeMap::new();
     let mut specs = Vec::new();
     for host in &hosts {
         if selected.as_ref().is_some_and(|s| !s.contains(&host.name)) {
@@ -243,10 +250,10 @@ pub fn load(repo: &ConfigRepo, opts: &LoadOptions<'_>) -> Result<DesiredState> {
         let name = &assignment.scheduler;
         if !schedulers.contains_key(name) {
             let at = fleet_at.origin(&[Key("assignments"), Index(index), Key("scheduler")]);
-            let (decl, artifact) = load_scheduler(repo, name, &at)?;
-            schedulers.insert(name.clone(), (Arc::new(decl), artifact));
+            let (decl, artifact, kernels) = load_scheduler(repo, name, &at)?;
+            schedulers.insert(name.clone(), (Arc::new(decl), artifact, kernels));
         }
-        let (decl, artifact) = schedulers[name].clone();
+        let (decl, artifact, kernels) = schedulers[name].clone();
         let groups_of: Vec<String> = universe.groups_of(&host.name).into_iter().map(str::to_owned).collect();
 
         // Lowest to highest: fleet.yaml, inventory defaults, inventory groups,
@@ -288,6 +295,7 @@ pub fn load(repo: &ConfigRepo, opts: &LoadOptions<'_>) -> Result<DesiredState> {
             scheduler: name.clone(),
             artifact,
             decl,
+            kernels,
             params,
             vars,
             public: public.clone(),
@@ -376,7 +384,7 @@ fn overrides(
 }
 
 /// `at` is where the assignment names the scheduler, for messages.
-fn load_scheduler(repo: &ConfigRepo, name: &str, at: &Origin) -> Result<(SchedulerFile, Artifact)> {
+fn load_scheduler(repo: &ConfigRepo, name: &str, at: &Origin) -> Result<(SchedulerFile, Artifact, Option<KernelsAt>)> {
     if inventory::check_name(name).is_err() {
         return Err(BadInput::new(format!(
             "{at}: scheduler name `{}` is not valid (letters, digits, `-`, `_`, `.`; starting with a letter or digit): it names the file `schedulers/<name>.yaml`",
@@ -403,6 +411,14 @@ fn load_scheduler(repo: &ConfigRepo, name: &str, at: &Origin) -> Result<(Schedul
             d.check(p, default).map_err(|why| BadInput::new(format!("{}: default: {why}", here(Some("default")))))?;
         }
     }
+    let kernels = match &decl.kernels {
+        None => None,
+        Some(text) => {
+            let at = positions.origin(&[Key("kernels")]);
+            let req = KernelReq::parse(text).map_err(|why| BadInput::new(format!("{at}: {why}")))?;
+            Some((req, at))
+        }
+    };
     let source_at = positions.origin(&[Key("source")]);
     let artifact = Source::parse(&source_at, &decl.source)?.artifact(&source_at, repo)?;
     decl.check_object(&artifact.name, &artifact.bytes).map_err(|(param, why)| {
@@ -412,7 +428,7 @@ fn load_scheduler(repo: &ConfigRepo, name: &str, at: &Origin) -> Result<(Schedul
         };
         BadInput::new(format!("{at}: {why}"))
     })?;
-    Ok((decl, artifact))
+    Ok((decl, artifact, kernels))
 }
 
 impl HostSpec {
@@ -440,9 +456,37 @@ impl HostSpec {
         Value::Object(ctx)
     }
 
-    /// Renders the parameters with `facts` and checks them against the
-    /// scheduler's declarations.
+    /// Whether the scheduler's `kernels:` declares which kernels it supports.
+    pub fn declares_kernels(&self) -> bool {
+        self.kernels.is_some()
+    }
+
+    /// Checks the host's kernel `release` against the scheduler's
+    /// `kernels:`; the error is the reason the host is refused.
+    pub fn check_kernel(&self, release: &str) -> Result<(), BadInput> {
+        let Some((req, at)) = &self.kernels else {
+            return Ok(());
+        };
+        let refuse = |why: String| {
+            BadInput::new(format!(
+                "host `{}`: {why}; scheduler `{}` supports `kernels: {req}` ({at}), so nothing is changed on this host",
+                self.host.name, self.scheduler
+            ))
+        };
+        match req.allows(release) {
+            Ok(true) => Ok(()),
+            Ok(false) => Err(refuse(format!("kernel `{}` is outside what it supports", release.escape_debug()))),
+            Err(why) => Err(refuse(why)),
+        }
+    }
+
+    /// Checks the host's kernel (see [`HostSpec::check_kernel`]; not with
+    /// placeholder facts, which know no kernel), renders the parameters with
+    /// `facts` and checks them against the scheduler's declarations.
     pub fn render(&self, templates: &Templates, facts: &Facts) -> Result<HostPlan, BadInput> {
+        if facts.kernel_release != PLACEHOLDER_RELEASE {
+            self.check_kernel(&facts.kernel_release)?;
+        }
         let ctx = self.context(facts);
         let mut params = BTreeMap::new();
         for (name, (value, origin)) in &self.params {
@@ -485,12 +529,16 @@ impl HostSpec {
     }
 }
 
+/// The kernel release of [`placeholder_facts`]: no kernel at all, so
+/// `kernels:` is not checked against it.
+const PLACEHOLDER_RELEASE: &str = "placeholder";
+
 /// Facts for rendering when a host's own are not known (`validate` before
 /// any `plan` or `apply`): a typical two-socket inference server.
 pub fn placeholder_facts() -> Facts {
     Facts {
         agent_version: "placeholder".into(),
-        kernel_release: "placeholder".into(),
+        kernel_release: PLACEHOLDER_RELEASE.into(),
         arch: "x86_64".into(),
         sched_ext: true,
         btf: true,

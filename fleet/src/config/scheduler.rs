@@ -6,6 +6,7 @@
 //! # source: object:bpf/my_sched.bpf.o   # a BPF object committed in the repo
 //! params:
 //!   slice_ns: { type: u64, default: 5000000, min: 100000, max: 100000000 }
+//! kernels: ">=7.2"                  # optional: the kernel releases it supports
 //! ```
 
 use std::collections::BTreeMap;
@@ -30,6 +31,13 @@ pub struct SchedulerFile {
     /// The parameters assignments may set: `const volatile` globals of the object.
     #[serde(default)]
     pub params: BTreeMap<String, ParamDecl>,
+    /// The kernel releases the scheduler supports, as comparisons that must all
+    /// hold: `">=7.2"`, `">=7.2, <7.4"`, `"=7.3"` (any 7.3.x). A shorter version
+    /// stands for every release it prefixes (`<=7.3` includes 7.3.4, `>7.3`
+    /// starts at 7.4). `plan` marks hosts running another kernel invalid, with
+    /// the reason, and `apply` changes nothing on them. Without it, every
+    /// kernel with sched_ext is tried.
+    pub kernels: Option<String>,
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]

@@ -10,8 +10,17 @@ use std::path::{Path, PathBuf};
 
 #[derive(Debug, thiserror::Error)]
 pub enum LabError {
-    #[error("no sched_ext kernel cached: `{missing}` does not exist; run `lab/setup.sh kernel`")]
-    KernelMissing { missing: PathBuf },
+    #[error("no sched_ext kernel cached: `{missing}` does not exist; run `{fetch}`{}", cached_suffix(.cached))]
+    KernelMissing {
+        missing: PathBuf,
+        /// The `lab/setup.sh` command that caches it.
+        fetch: String,
+        /// What the cache holds (releases and the `current`/`oldest` aliases).
+        cached: Vec<String>,
+    },
+
+    #[error("`{name}` is not a kernel release (`7.2.6+deb13-cloud-amd64`) nor an alias (`current`, `oldest`)")]
+    KernelName { name: String },
 
     #[error("`{tool}` not found{where_}; run `lab/setup.sh packages`")]
     ToolMissing { tool: String, where_: String },
@@ -58,6 +67,14 @@ pub enum LabError {
     StopTimeout { name: String, pid: u32 },
 }
 
+fn cached_suffix(cached: &[String]) -> String {
+    if cached.is_empty() {
+        String::new()
+    } else {
+        format!(" (cached: {})", cached.join(", "))
+    }
+}
+
 fn stderr_suffix(stderr: &str) -> String {
     let stderr = stderr.trim();
     if stderr.is_empty() {
@@ -78,10 +95,24 @@ mod tests {
 
     #[test]
     fn messages_follow_the_house_style() {
-        let err = LabError::KernelMissing { missing: "/c/kernel/current/vmlinuz".into() };
+        let err = LabError::KernelMissing {
+            missing: "/c/kernel/current/vmlinuz".into(),
+            fetch: "lab/setup.sh kernel".into(),
+            cached: Vec::new(),
+        };
         assert_eq!(
             err.to_string(),
             "no sched_ext kernel cached: `/c/kernel/current/vmlinuz` does not exist; run `lab/setup.sh kernel`"
+        );
+        let err = LabError::KernelMissing {
+            missing: "/c/kernel/7.1.3/vmlinuz".into(),
+            fetch: "lab/setup.sh kernel 7.1.3".into(),
+            cached: vec!["7.3.4+deb13-cloud-amd64".into(), "current".into()],
+        };
+        assert_eq!(
+            err.to_string(),
+            "no sched_ext kernel cached: `/c/kernel/7.1.3/vmlinuz` does not exist; run `lab/setup.sh kernel 7.1.3` \
+             (cached: 7.3.4+deb13-cloud-amd64, current)"
         );
         let err = LabError::Command {
             program: "/usr/bin/ssh-keygen".into(),

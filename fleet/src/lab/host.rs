@@ -116,7 +116,14 @@ fn parse_ldd(output: &str) -> Result<Vec<PathBuf>, String> {
     Ok(libs)
 }
 
-/// The sched_ext kernel that `lab/setup.sh kernel` cached.
+/// The kernel `schedfleet lab up` boots unless told otherwise: the newest
+/// sched_ext release `lab/setup.sh kernel` cached.
+pub const DEFAULT_KERNEL: &str = "current";
+
+/// One sched_ext kernel that `lab/setup.sh kernel` cached. Releases sit side
+/// by side in `<cache>/kernel/<release>/`; `current` (the newest, the
+/// default) and `oldest` are symlinks to two of them, the ends of the
+/// kernel matrix the lab tests run on.
 #[derive(Debug, Clone)]
 pub struct KernelCache {
     pub dir: PathBuf,
@@ -129,27 +136,54 @@ pub struct KernelCache {
 }
 
 impl KernelCache {
-    /// `${SCHEDFLEET_CACHE:-$HOME/.cache/schedfleet}/kernel/current`, the
-    /// directory `lab/setup.sh` fills.
-    pub fn default_dir() -> Result<PathBuf, LabError> {
+    /// `${SCHEDFLEET_CACHE:-$HOME/.cache/schedfleet}/kernel`, the directory
+    /// `lab/setup.sh kernel` fills.
+    pub fn cache_dir() -> Result<PathBuf, LabError> {
         let cache = match env::var_os("SCHEDFLEET_CACHE").filter(|v| !v.is_empty()) {
             Some(dir) => PathBuf::from(dir),
             None => env_path("HOME").ok_or(LabError::NoCacheDir)?.join(".cache/schedfleet"),
         };
-        Ok(cache.join("kernel/current"))
+        Ok(cache.join("kernel"))
     }
 
-    pub fn locate() -> Result<Self, LabError> {
-        Self::at(&Self::default_dir()?)
+    /// The kernel named `name` (a release or an alias; [`DEFAULT_KERNEL`]
+    /// when `None`) in the cache.
+    pub fn locate(name: Option<&str>) -> Result<Self, LabError> {
+        let name = name.unwrap_or(DEFAULT_KERNEL);
+        check_kernel_name(name)?;
+        Self::in_cache(&Self::cache_dir()?, name)
     }
 
+    /// `name` in the cache directory `cache`.
+    fn in_cache(cache: &Path, name: &str) -> Result<Self, LabError> {
+        let fetch = if name == DEFAULT_KERNEL {
+            "lab/setup.sh kernel".to_owned()
+        } else {
+            format!("lab/setup.sh kernel {name}")
+        };
+        Self::read(&cache.join(name), &|missing| LabError::KernelMissing {
+            missing,
+            fetch: fetch.clone(),
+            cached: cached_kernels(cache),
+        })
+    }
+
+    /// The kernel in `dir`, wherever it is.
     pub fn at(dir: &Path) -> Result<Self, LabError> {
+        Self::read(dir, &|missing| LabError::KernelMissing {
+            missing,
+            fetch: "lab/setup.sh kernel".into(),
+            cached: Vec::new(),
+        })
+    }
+
+    fn read(dir: &Path, missing: &dyn Fn(PathBuf) -> LabError) -> Result<Self, LabError> {
         let need = |name: &str| {
             let path = dir.join(name);
             if path.is_file() {
                 Ok(path)
             } else {
-                Err(LabError::KernelMissing { missing: path })
+                Err(missing(path))
             }
         };
         let vmlinuz = need("vmlinuz")?;
@@ -166,6 +200,37 @@ impl KernelCache {
             .collect::<Result<_, LabError>>()?;
         Ok(KernelCache { dir: dir.to_owned(), vmlinuz, config, release, modules })
     }
+}
+
+/// A release or alias names one folder of the cache: no path separators,
+/// nothing hidden, no `..`.
+fn check_kernel_name(name: &str) -> Result<(), LabError> {
+    let ok = !name.is_empty()
+        && !name.starts_with('.')
+        && name.len() <= 128
+        && name.bytes().all(|b| b.is_ascii_alphanumeric() || b"+-._~".contains(&b));
+    if ok {
+        Ok(())
+    } else {
+        Err(LabError::KernelName { name: name.escape_debug().to_string() })
+    }
+}
+
+/// The kernels the cache holds, complete or not, sorted: releases, then
+/// the aliases among them by name.
+fn cached_kernels(cache: &Path) -> Vec<String> {
+    let mut names: Vec<String> = fs::read_dir(cache)
+        .map(|entries| {
+            entries
+                .filter_map(|e| e.ok())
+                .filter(|e| e.path().join("vmlinuz").is_file())
+                .filter_map(|e| e.file_name().into_string().ok())
+                .filter(|n| !n.starts_with('.') && !n.ends_with(".tmp"))
+                .collect()
+        })
+        .unwrap_or_default();
+    names.sort();
+    names
 }
 
 /// `var` when set and not empty.
@@ -197,17 +262,49 @@ mod tests {
         assert!(err.contains("run `lab/setup.sh kernel`"), "{err}");
     }
 
-    #[test]
-    fn a_complete_cache_is_read() {
-        let dir = tempfile::tempdir().unwrap();
+    fn cache_release(cache: &Path, release: &str) {
+        let dir = cache.join(release);
         for f in ["vmlinuz", "config", "modules/failover.ko", "modules/net_failover.ko", "modules/virtio_net.ko"] {
-            let path = dir.path().join(f);
+            let path = dir.join(f);
             fs::create_dir_all(path.parent().unwrap()).unwrap();
             fs::write(path, b"x").unwrap();
         }
-        fs::write(dir.path().join("release"), "7.3.4+deb13-cloud-amd64\n").unwrap();
-        let kernel = KernelCache::at(dir.path()).unwrap();
+        fs::write(dir.join("release"), format!("{release}\n")).unwrap();
+    }
+
+    #[test]
+    fn a_complete_cache_is_read() {
+        let dir = tempfile::tempdir().unwrap();
+        cache_release(dir.path(), "7.3.4+deb13-cloud-amd64");
+        let kernel = KernelCache::at(&dir.path().join("7.3.4+deb13-cloud-amd64")).unwrap();
         assert_eq!(kernel.release, "7.3.4+deb13-cloud-amd64");
         assert_eq!(kernel.modules[2].0, "virtio_net");
+    }
+
+    #[test]
+    fn releases_sit_side_by_side_and_aliases_name_them() {
+        let cache = tempfile::tempdir().unwrap();
+        cache_release(cache.path(), "7.2.6+deb13-cloud-amd64");
+        cache_release(cache.path(), "7.3.4+deb13-cloud-amd64");
+        std::os::unix::fs::symlink("7.3.4+deb13-cloud-amd64", cache.path().join("current")).unwrap();
+        std::os::unix::fs::symlink("7.2.6+deb13-cloud-amd64", cache.path().join("oldest")).unwrap();
+        let release = |name: &str| KernelCache::in_cache(cache.path(), name).unwrap().release;
+        assert_eq!(release(DEFAULT_KERNEL), "7.3.4+deb13-cloud-amd64");
+        assert_eq!(release("oldest"), "7.2.6+deb13-cloud-amd64");
+        assert_eq!(release("7.2.6+deb13-cloud-amd64"), "7.2.6+deb13-cloud-amd64");
+
+        let err = KernelCache::in_cache(cache.path(), "7.1.3+deb13-cloud-amd64").unwrap_err().to_string();
+        assert!(err.contains("run `lab/setup.sh kernel 7.1.3+deb13-cloud-amd64`"), "{err}");
+        assert!(err.ends_with("(cached: 7.2.6+deb13-cloud-amd64, 7.3.4+deb13-cloud-amd64, current, oldest)"), "{err}");
+    }
+
+    #[test]
+    fn kernel_names_cannot_leave_the_cache() {
+        for bad in ["", "..", "../etc", "a/b", ".hidden", "7.3 4", "x\n"] {
+            assert!(matches!(check_kernel_name(bad), Err(LabError::KernelName { .. })), "{bad:?}");
+        }
+        for good in ["current", "oldest", "7.2.6+deb13-cloud-amd64", "7.3.4"] {
+            assert!(check_kernel_name(good).is_ok(), "{good}");
+        }
     }
 }

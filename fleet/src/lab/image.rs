@@ -49,8 +49,8 @@ pub struct BaseImage {
 pub fn ensure_base_image(layout: &LabLayout, tools: &HostTools, kernel: &KernelCache) -> Result<BaseImage, LabError> {
     let tree = base_tree(tools, kernel)?;
     let fingerprint = tree.fingerprint()?;
-    let path = layout.base_image();
-    let inputs = layout.base_image_inputs();
+    let path = layout.base_image(&kernel.release);
+    let inputs = layout.base_image_inputs(&kernel.release);
     let cached = fs::read_to_string(&inputs).map(|s| s.trim() == fingerprint).unwrap_or(false);
     if cached {
         if let Ok(meta) = fs::metadata(&path) {

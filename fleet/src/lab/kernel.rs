@@ -39,8 +39,8 @@ pub fn boot_kernel(layout: &LabLayout, kernel: &KernelCache, zstd: Option<&Path>
     let mut inputs = ImageTree::new();
     inputs.host_file_mode("/vmlinuz", &kernel.vmlinuz, 0o644);
     let fingerprint = inputs.fingerprint()?;
-    let dest = layout.root().join("image/vmlinux");
-    let stamp = layout.root().join("image/vmlinux.inputs");
+    let dest = layout.image_dir(&kernel.release).join("vmlinux");
+    let stamp = layout.image_dir(&kernel.release).join("vmlinux.inputs");
     if dest.is_file() && fs::read_to_string(&stamp).is_ok_and(|s| s.trim() == fingerprint) {
         return Ok(BootKernel { path: dest, fallback_reason: None });
     }

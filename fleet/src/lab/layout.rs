@@ -57,13 +57,20 @@ impl LabLayout {
         self.root.join("known_hosts")
     }
 
-    pub fn base_image(&self) -> PathBuf {
-        self.root.join("image/base.cpio")
+    /// What VMs booting kernel `release` share (the base image, the
+    /// unpacked kernel), one folder per release so that a lab switching
+    /// kernels rebuilds nothing it built before.
+    pub fn image_dir(&self, release: &str) -> PathBuf {
+        self.root.join("image").join(release)
+    }
+
+    pub fn base_image(&self, release: &str) -> PathBuf {
+        self.image_dir(release).join("base.cpio")
     }
 
     /// The fingerprint of the inputs `base_image` was built from.
-    pub fn base_image_inputs(&self) -> PathBuf {
-        self.root.join("image/base.cpio.inputs")
+    pub fn base_image_inputs(&self, release: &str) -> PathBuf {
+        self.image_dir(release).join("base.cpio.inputs")
     }
 
     pub fn vm(&self, index: usize) -> VmPaths {
@@ -161,6 +168,11 @@ impl VmPaths {
     /// The loopback port forwarded to the VM's sshd.
     pub fn port_file(&self) -> PathBuf {
         self.dir.join("port")
+    }
+
+    /// The kernel release the VM was booted with.
+    pub fn kernel_file(&self) -> PathBuf {
+        self.dir.join("kernel")
     }
 }
 

@@ -3,7 +3,10 @@
 //!
 //! `up` converges: VMs `lab-1..lab-N` that run are kept, missing ones are
 //! booted (all at once), and it returns only when every one of them answers
-//! ssh. `down` stops exactly the VMs whose qemu it can identify as this
+//! ssh. New VMs boot the lab's kernel ([`Lab::with_kernel`], by default the
+//! newest cached); kept VMs keep the kernel they booted, so a lab can mix
+//! kernels the way fleets do (`up --hosts 1 --kernel oldest`, then `up
+//! --hosts 2`). `down` stops exactly the VMs whose qemu it can identify as this
 //! lab's. Both hold a lock on the lab directory, so two commands never
 //! start the same VM twice. Progress is reported through [`LabEvent`]s and
 //! never printed here: rendering is the CLI's.
@@ -39,11 +42,11 @@ pub enum LabEvent {
     WaitingForLock { lock: PathBuf },
     /// The base image is ready; `rebuilt` is false when the cached one was reused.
     ImageReady { path: PathBuf, bytes: u64, rebuilt: bool, took: Duration },
-    /// The kernel image qemu boots; `fallback_reason` says why it is the
-    /// (slower) compressed one.
-    KernelReady { path: PathBuf, fallback_reason: Option<String> },
-    /// A VM that was already running and is kept.
-    Kept { name: String, pid: u32, port: u16 },
+    /// The kernel image qemu boots, of kernel `release`; `fallback_reason`
+    /// says why it is the (slower) compressed one.
+    KernelReady { release: String, path: PathBuf, fallback_reason: Option<String> },
+    /// A VM that was already running and is kept, with the kernel it booted.
+    Kept { name: String, pid: u32, port: u16, kernel: String },
     /// A VM whose qemu was just started.
     Started { name: String, pid: u32, port: u16, console: PathBuf },
     /// A VM answered ssh: a booted one `took` after its qemu was started,
@@ -62,6 +65,9 @@ pub enum LabEvent {
 pub struct Lab {
     layout: LabLayout,
     boot_timeout: Duration,
+    /// The cached kernel new VMs boot: a release or an alias; `None` for
+    /// [`super::host::DEFAULT_KERNEL`].
+    kernel: Option<String>,
 }
 
 /// A VM that `down` stopped.
@@ -80,11 +86,19 @@ impl Lab {
             .and_then(|s| s.to_str()?.parse::<u64>().ok())
             .filter(|&s| s > 0)
             .map_or(DEFAULT_BOOT_TIMEOUT, Duration::from_secs);
-        Ok(Lab { layout: LabLayout::resolve(dir)?, boot_timeout })
+        Ok(Lab { layout: LabLayout::resolve(dir)?, boot_timeout, kernel: None })
     }
 
     pub fn with_boot_timeout(mut self, timeout: Duration) -> Lab {
         self.boot_timeout = timeout;
+        self
+    }
+
+    /// New VMs boot the cached kernel `kernel`: a release
+    /// (`7.2.6+deb13-cloud-amd64`) or an alias (`current`, `oldest`) of
+    /// `lab/setup.sh kernel`'s cache.
+    pub fn with_kernel(mut self, kernel: Option<String>) -> Lab {
+        self.kernel = kernel;
         self
     }
 
@@ -104,7 +118,7 @@ impl Lab {
         }
         // Everything the lab needs from the machine, before anything changes.
         let tools = HostTools::locate()?;
-        let kernel = KernelCache::locate()?;
+        let kernel = KernelCache::locate(self.kernel.as_deref())?;
         let root = self.layout.root();
         DirBuilder::new().recursive(true).mode(0o700).create(root).map_err(io_err("create", root))?;
         let _lock = LabLock::acquire(&self.layout, progress)?;
@@ -120,7 +134,11 @@ impl Lab {
         });
 
         let boot = boot_kernel(&self.layout, &kernel, tools.zstd.as_deref())?;
-        progress(LabEvent::KernelReady { path: boot.path.clone(), fallback_reason: boot.fallback_reason.clone() });
+        progress(LabEvent::KernelReady {
+            release: kernel.release.clone(),
+            path: boot.path.clone(),
+            fallback_reason: boot.fallback_reason.clone(),
+        });
 
         let survey = LabSurvey::read(&self.layout)?;
         // (host, its folder, when its qemu was started; None when kept)
@@ -128,12 +146,17 @@ impl Lab {
         for index in 1..=hosts {
             let vm = self.layout.vm(index);
             if let Some(host) = survey.running_vm(&vm.name) {
-                progress(LabEvent::Kept { name: host.name.clone(), pid: host.pid, port: host.port });
+                progress(LabEvent::Kept {
+                    name: host.name.clone(),
+                    pid: host.pid,
+                    port: host.port,
+                    kernel: host.kernel.clone(),
+                });
                 booting.push((host.clone(), vm, None));
                 continue;
             }
             let start = Instant::now();
-            let host = self.start_vm(&tools, &boot.path, &base, &vm)?;
+            let host = self.start_vm(&tools, &boot.path, &kernel.release, &base, &vm)?;
             progress(LabEvent::Started {
                 name: host.name.clone(),
                 pid: host.pid,
@@ -176,12 +199,21 @@ impl Lab {
     }
 
     /// Writes the VM's keys and boot image and starts its qemu.
-    fn start_vm(&self, tools: &HostTools, kernel: &Path, base: &BaseImage, vm: &VmPaths) -> Result<LabHost, LabError> {
+    fn start_vm(
+        &self,
+        tools: &HostTools,
+        kernel: &Path,
+        release: &str,
+        base: &BaseImage,
+        vm: &VmPaths,
+    ) -> Result<LabHost, LabError> {
         DirBuilder::new().recursive(true).mode(0o700).create(&vm.dir).map_err(io_err("create", &vm.dir))?;
         ensure_key_pair(&tools.ssh_keygen, &vm.host_key(), &format!("root@{}", vm.name))?;
         write_vm_initrd(base, vm, &self.layout.client_public_key())?;
+        // Before qemu starts, so that whoever sees the VM running sees its kernel.
+        fs::write(vm.kernel_file(), format!("{release}\n")).map_err(io_err("write", &vm.kernel_file()))?;
         let (pid, port) = vm::start(&tools.qemu, kernel, vm, previous_port(vm))?;
-        Ok(LabHost::new(&self.layout, vm, port, pid))
+        Ok(LabHost::new(&self.layout, vm, port, pid, release.to_owned()))
     }
 
     /// Known-hosts entries for exactly the VMs that run now.

@@ -36,10 +36,18 @@ pub struct LabHost {
     pub known_hosts_file: PathBuf,
     /// The VM's qemu process.
     pub pid: u32,
+    /// The kernel release the VM booted (`uname -r` inside it); `unknown`
+    /// for a VM started before labs recorded it.
+    #[serde(default = "unknown_kernel")]
+    pub kernel: String,
+}
+
+fn unknown_kernel() -> String {
+    "unknown".to_owned()
 }
 
 impl LabHost {
-    pub(crate) fn new(layout: &LabLayout, vm: &VmPaths, port: u16, pid: u32) -> Self {
+    pub(crate) fn new(layout: &LabLayout, vm: &VmPaths, port: u16, pid: u32, kernel: String) -> Self {
         LabHost {
             name: vm.name.clone(),
             address: LAB_ADDRESS.to_owned(),
@@ -48,6 +56,7 @@ impl LabHost {
             identity_file: layout.client_key(),
             known_hosts_file: layout.known_hosts(),
             pid,
+            kernel,
         }
     }
 
@@ -116,7 +125,7 @@ impl LabSurvey {
             };
             if vm::is_our_qemu(pid, &vm) {
                 let port = read_port(&vm)?;
-                survey.running.push(LabHost::new(layout, &vm, port, pid));
+                survey.running.push(LabHost::new(layout, &vm, port, pid, read_kernel(&vm)));
             } else {
                 survey.stale.push(StaleVm { name: vm.name.clone(), pid: Some(pid) });
             }
@@ -138,6 +147,15 @@ pub fn read_port(vm: &VmPaths) -> Result<u16, LabError> {
         content: text.trim().to_owned(),
         expected: "a TCP port",
     })
+}
+
+/// The release in the VM's kernel file, `unknown` without one.
+pub fn read_kernel(vm: &VmPaths) -> String {
+    fs::read_to_string(vm.kernel_file())
+        .ok()
+        .map(|k| k.trim().to_owned())
+        .filter(|k| !k.is_empty())
+        .unwrap_or_else(unknown_kernel)
 }
 
 /// The VM's previous port, if its port file holds one.
@@ -171,6 +189,7 @@ mod tests {
             identity_file: "/l/id_ed25519".into(),
             known_hosts_file: "/l/known_hosts".into(),
             pid: 77,
+            kernel: "7.3.4+deb13-cloud-amd64".into(),
         }
     }
 
@@ -178,7 +197,7 @@ mod tests {
     fn json_has_the_contract_fields() {
         let json = serde_json::to_value(host()).unwrap();
         let keys: Vec<&str> = json.as_object().unwrap().keys().map(String::as_str).collect();
-        let mut expected = ["name", "address", "port", "user", "identity_file", "known_hosts_file", "pid"];
+        let mut expected = ["name", "address", "port", "user", "identity_file", "known_hosts_file", "pid", "kernel"];
         expected.sort_unstable();
         let mut keys = keys;
         keys.sort_unstable();

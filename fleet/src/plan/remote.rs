@@ -1,15 +1,19 @@
 //! Planning every selected host: what it runs (from [`crate::collect`])
-//! against its rendered desired state.
+//! against its rendered desired state, on the kernel it runs: a host whose
+//! kernel the scheduler does not support (`kernels:`) is invalid, with the
+//! reason, before anything is decided for it.
 
 use std::collections::BTreeMap;
+use std::time::Duration;
 
+use futures::StreamExt;
 use schedfleet_proto::Facts;
 use serde::Serialize;
 
 use super::diff::{decide, Action, Current};
 use crate::collect::{self, CollectOptions, Collected, Reach};
 use crate::config::{placeholder_facts, DesiredState, HostPlan, HostSpec, Templates};
-use crate::host::{Pool, Transport};
+use crate::host::{self, Pool, Transport};
 use crate::state::FactsCache;
 
 /// Where the facts used for rendering came from.
@@ -64,14 +68,56 @@ impl PlanReport {
 pub async fn plan<T: Transport>(pool: &Pool<T>, desired: &DesiredState, opts: &CollectOptions) -> PlanReport {
     let hosts: Vec<_> = desired.hosts.iter().map(|s| &s.host).collect();
     let answers = collect::collect(pool, &hosts, opts).await;
+    let releases = kernel_releases(pool, &desired.hosts, &answers, opts.host_timeout).await;
     let templates = Templates::default();
     let cache = FactsCache::open();
-    let hosts =
-        desired.hosts.iter().zip(answers).map(|(spec, answer)| diff_one(spec, answer, &templates, &cache)).collect();
+    let hosts = desired
+        .hosts
+        .iter()
+        .zip(answers)
+        .zip(releases)
+        .map(|((spec, answer), release)| diff_one(spec, answer, release, &templates, &cache))
+        .collect();
     PlanReport { commit: desired.commit.clone(), hosts }
 }
 
-fn diff_one(spec: &HostSpec, answer: Collected, templates: &Templates, cache: &FactsCache) -> HostDiff {
+/// The kernel release of each host whose scheduler declares `kernels:` but
+/// whose agent gave no facts (it has none yet): the host's first probe
+/// again, one read-only round trip over the kept session; cached facts may
+/// predate a kernel update. `None` for every other host.
+async fn kernel_releases<T: Transport>(
+    pool: &Pool<T>,
+    specs: &[HostSpec],
+    answers: &[Collected],
+    timeout: Duration,
+) -> Vec<Option<Result<String, String>>> {
+    futures::stream::iter(specs.iter().zip(answers))
+        .map(|(spec, answer)| async move {
+            if !(spec.declares_kernels() && answer.reach == Reach::Ok && answer.facts.is_none()) {
+                return None;
+            }
+            let probe = async {
+                let v = pool.visit(&spec.host.name).await?;
+                host::probe(&v, None).await
+            };
+            Some(match tokio::time::timeout(timeout, probe).await {
+                Ok(Ok(p)) => Ok(p.kernel_release),
+                Ok(Err(e)) => Err(e.to_string()),
+                Err(_) => Err(format!("no answer within {timeout:?}")),
+            })
+        })
+        .buffered(pool.parallel())
+        .collect()
+        .await
+}
+
+fn diff_one(
+    spec: &HostSpec,
+    answer: Collected,
+    release: Option<Result<String, String>>,
+    templates: &Templates,
+    cache: &FactsCache,
+) -> HostDiff {
     let mut diff = HostDiff {
         host: spec.host.name.clone(),
         scheduler: spec.scheduler.clone(),
@@ -88,7 +134,7 @@ fn diff_one(spec: &HostSpec, answer: Collected, templates: &Templates, cache: &F
     if diff.reach != Reach::Ok {
         return diff;
     }
-    let facts: Facts = match (answer.facts, cache.get(&spec.host.name)) {
+    let mut facts: Facts = match (answer.facts, cache.get(&spec.host.name)) {
         (Some(f), _) => {
             diff.facts = FactsSource::Host;
             f
@@ -99,6 +145,15 @@ fn diff_one(spec: &HostSpec, answer: Collected, templates: &Templates, cache: &F
         }
         (None, None) => placeholder_facts(),
     };
+    match release {
+        Some(Ok(release)) => facts.kernel_release = release,
+        Some(Err(why)) => {
+            diff.reach = Reach::Unreachable;
+            diff.reason = why;
+            return diff;
+        }
+        None => {}
+    }
     match spec.render(templates, &facts) {
         Err(e) => {
             diff.reach = Reach::Invalid;
@@ -113,4 +168,59 @@ fn diff_one(spec: &HostSpec, answer: Collected, templates: &Templates, cache: &F
         }
     }
     diff
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::host::memory::{MemoryHost, MemoryTransport};
+    use crate::host::RemoteOutput;
+
+    /// A host with sched_ext and no agent yet, running kernel `release`.
+    fn bare_host(name: &str, release: &'static str) -> MemoryHost {
+        MemoryHost {
+            respond: Arc::new(move |program, _, _| {
+                assert_eq!(program, "sh", "only the read-only probe runs on a host without an agent");
+                let stdout = format!("release {release}\nsched_ext disabled\n").into_bytes();
+                RemoteOutput { code: Some(0), stdout, stderr: String::new() }
+            }),
+            ..MemoryHost::healthy(name)
+        }
+    }
+
+    async fn plan_on(scheduler_yaml: &str) -> (PlanReport, MemoryTransport) {
+        let desired = crate::testing::desired_with_scheduler(2, scheduler_yaml);
+        let transport = MemoryTransport::new([
+            bare_host("h01", "7.2.6+deb13-cloud-amd64"),
+            bare_host("h02", "7.3.4+deb13-cloud-amd64"),
+        ]);
+        let pool = Pool::new(transport.clone(), transport.targets(), 4);
+        (plan(&pool, &desired, &CollectOptions::default()).await, transport)
+    }
+
+    #[tokio::test]
+    async fn a_host_on_a_kernel_the_scheduler_does_not_support_is_invalid_with_the_reason() {
+        let (report, transport) = plan_on("source: builtin:simple\nkernels: \">=7.3\"\n").await;
+        let h01 = &report.hosts[0];
+        assert_eq!((h01.reach, h01.action), (Reach::Invalid, None), "{h01:?}");
+        assert_eq!(
+            h01.reason,
+            "host `h01`: kernel `7.2.6+deb13-cloud-amd64` is outside what it supports; scheduler `simple` \
+             supports `kernels: >=7.3` (`schedulers/simple.yaml` line 2), so nothing is changed on this host"
+        );
+        let h02 = &report.hosts[1];
+        assert_eq!((h02.reach, h02.action), (Reach::Ok, Some(Action::Install)), "{h02:?}");
+        assert_eq!(report.failures(), 1);
+        // Without an agent, the release comes from a second probe: read-only.
+        assert_eq!(transport.commands("h01").len(), 2);
+    }
+
+    #[tokio::test]
+    async fn without_kernels_nothing_more_is_asked() {
+        let (report, transport) = plan_on("source: builtin:simple\n").await;
+        assert!(report.hosts.iter().all(|h| h.action == Some(Action::Install)), "{:?}", report.hosts);
+        assert_eq!(transport.commands("h01").len(), 1, "one probe per host, as before");
+    }
 }

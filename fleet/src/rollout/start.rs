@@ -127,7 +127,7 @@ fn render_errors(planned: &plan::PlanReport) -> Option<crate::BadInput> {
         .collect();
     (!invalid.is_empty()).then(|| {
         crate::BadInput::new(format!(
-            "{}\n{} host(s) do not render with their facts; nothing was changed on any host",
+            "{}\n{} host(s) cannot be planned (parameters that do not render with their facts, or a kernel outside the scheduler's `kernels:`); nothing was changed on any host",
             invalid.join("\n"),
             invalid.len()
         ))

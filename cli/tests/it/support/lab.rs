@@ -10,16 +10,32 @@ pub struct TestLab {
 
 impl TestLab {
     /// Boots `n` VMs; fails loudly (never skips) when the lab cannot start.
+    /// They run the lab's default kernel (`SCHEDFLEET_LAB_KERNEL` when set).
     pub fn up(n: u16) -> TestLab {
+        TestLab::up_with_kernel(n, None)
+    }
+
+    /// Boots `n` VMs on the cached kernel `kernel` (a release, or `current`
+    /// or `oldest`), whatever `SCHEDFLEET_LAB_KERNEL` says.
+    pub fn up_with_kernel(n: u16, kernel: Option<&str>) -> TestLab {
         let dir = tempfile::Builder::new().prefix("sf-lab-").tempdir_in("/tmp").unwrap();
         let mut lab = TestLab { dir, hosts: Vec::new() };
         let started = std::time::Instant::now();
-        let out = run(lab.cmd().args(["lab", "up", "--hosts", &n.to_string()]));
+        let mut cmd = lab.cmd();
+        cmd.args(["lab", "up", "--hosts", &n.to_string()]);
+        if let Some(kernel) = kernel {
+            cmd.args(["--kernel", kernel]);
+        }
+        let out = run(&mut cmd);
         assert!(
             out.status.success(),
             "`schedfleet lab up` failed; the lab is required for this test (run lab/setup.sh)"
         );
-        eprintln!("lab up --hosts {n}: {:.1}s", started.elapsed().as_secs_f64());
+        eprintln!(
+            "lab up --hosts {n} (kernel {}): {:.1}s",
+            kernel.unwrap_or("default"),
+            started.elapsed().as_secs_f64()
+        );
         let out = run(lab.cmd().args(["lab", "status", "--json"]));
         assert!(out.status.success());
         lab.hosts = serde_json::from_value(json(&out)).expect("lab status --json has the contract's fields");

@@ -1,8 +1,9 @@
 //! Bad scheduler files under `schedulers/`, and bad references to them from
 //! `fleet.yaml`: missing files, unknown sources, object paths that leave the
 //! config directory or go through committed symbolic links, objects that are
-//! not BPF, parameter declarations that admit no value, and parameters or
-//! objects the agent would refuse (read from the object's BTF).
+//! not BPF, parameter declarations that admit no value, parameters or
+//! objects the agent would refuse (read from the object's BTF), and
+//! `kernels:` requirements that are malformed or allow no release.
 
 use crate::bad_input::runner::Content::{Bytes, Symlink, Text};
 use crate::bad_input::runner::{Case, CASE, EVERY};
@@ -213,6 +214,19 @@ pub(in crate::bad_input) const CASES: &[Case] = &[
         ],
         expect: &["`schedulers/simple.yaml` line 1", "declares no `struct sched_ext_ops`"],
         cmds: EVERY,
+        ..CASE
+    },
+    // The kernels a scheduler supports.
+    Case {
+        name: "kernels: not a comparison",
+        files: &[("schedulers/simple.yaml", Text("source: builtin:simple\nkernels: \"~7.2\"\n"))],
+        expect: &["`schedulers/simple.yaml` line 2", "comparison `~7.2`", "such as `7.2`"],
+        ..CASE
+    },
+    Case {
+        name: "kernels: bounds that allow no release",
+        files: &[("schedulers/simple.yaml", Text("source: builtin:simple\nkernels: \">=7.4, <7.3\"\n"))],
+        expect: &["`schedulers/simple.yaml` line 2", "`kernels: >=7.4, <7.3` allows no release"],
         ..CASE
     },
 ];
