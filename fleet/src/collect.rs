@@ -77,6 +77,10 @@ pub struct Collected {
     pub status: Option<Status>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub facts: Option<Facts>,
+    /// The kernel release the host's first probe read (always fresh, unlike
+    /// cached facts); `None` when the host could not be probed.
+    #[serde(skip)]
+    pub kernel_release: Option<String>,
 }
 
 impl Collected {
@@ -89,6 +93,7 @@ impl Collected {
             error_kind: e.agent_kind(),
             status: None,
             facts: None,
+            kernel_release: None,
         }
     }
 
@@ -100,6 +105,7 @@ impl Collected {
             error_kind: None,
             status: None,
             facts: None,
+            kernel_release: None,
         }
     }
 }
@@ -152,7 +158,15 @@ async fn ask<T: Transport>(pool: &Pool<T>, host: &str, opts: &CollectOptions) ->
         return Ok(Collected::refused(host, format!("kernel `{}` has no sched_ext", probe.kernel_release)));
     }
     let mut answer =
-        Collected { host: host.to_owned(), reach: Reach::Ok, error: None, error_kind: None, status: None, facts: None };
+        Collected {
+        host: host.to_owned(),
+        reach: Reach::Ok,
+        error: None,
+        error_kind: None,
+        status: None,
+        facts: None,
+        kernel_release: Some(probe.kernel_release.clone()),
+    };
     let path = match probe.linked {
         AgentOnHost::Verified(path) => path,
         other => {

@@ -4,16 +4,14 @@
 //! reason, before anything is decided for it.
 
 use std::collections::BTreeMap;
-use std::time::Duration;
 
-use futures::StreamExt;
 use schedfleet_proto::Facts;
 use serde::Serialize;
 
 use super::diff::{decide, Action, Current};
 use crate::collect::{self, CollectOptions, Collected, Reach};
 use crate::config::{placeholder_facts, DesiredState, HostPlan, HostSpec, Templates};
-use crate::host::{self, Pool, Transport};
+use crate::host::{Pool, Transport};
 use crate::state::FactsCache;
 
 /// Where the facts used for rendering came from.
@@ -68,53 +66,20 @@ impl PlanReport {
 pub async fn plan<T: Transport>(pool: &Pool<T>, desired: &DesiredState, opts: &CollectOptions) -> PlanReport {
     let hosts: Vec<_> = desired.hosts.iter().map(|s| &s.host).collect();
     let answers = collect::collect(pool, &hosts, opts).await;
-    let releases = kernel_releases(pool, &desired.hosts, &answers, opts.host_timeout).await;
     let templates = Templates::default();
     let cache = FactsCache::open();
     let hosts = desired
         .hosts
         .iter()
         .zip(answers)
-        .zip(releases)
-        .map(|((spec, answer), release)| diff_one(spec, answer, release, &templates, &cache))
+        .map(|(spec, answer)| diff_one(spec, answer, &templates, &cache))
         .collect();
     PlanReport { commit: desired.commit.clone(), hosts }
-}
-
-/// The kernel release of each host whose scheduler declares `kernels:` but
-/// whose agent gave no facts (it has none yet): the host's first probe
-/// again, one read-only round trip over the kept session; cached facts may
-/// predate a kernel update. `None` for every other host.
-async fn kernel_releases<T: Transport>(
-    pool: &Pool<T>,
-    specs: &[HostSpec],
-    answers: &[Collected],
-    timeout: Duration,
-) -> Vec<Option<Result<String, String>>> {
-    futures::stream::iter(specs.iter().zip(answers))
-        .map(|(spec, answer)| async move {
-            if !(spec.declares_kernels() && answer.reach == Reach::Ok && answer.facts.is_none()) {
-                return None;
-            }
-            let probe = async {
-                let v = pool.visit(&spec.host.name).await?;
-                host::probe(&v, None).await
-            };
-            Some(match tokio::time::timeout(timeout, probe).await {
-                Ok(Ok(p)) => Ok(p.kernel_release),
-                Ok(Err(e)) => Err(e.to_string()),
-                Err(_) => Err(format!("no answer within {timeout:?}")),
-            })
-        })
-        .buffered(pool.parallel())
-        .collect()
-        .await
 }
 
 fn diff_one(
     spec: &HostSpec,
     answer: Collected,
-    release: Option<Result<String, String>>,
     templates: &Templates,
     cache: &FactsCache,
 ) -> HostDiff {
@@ -145,14 +110,10 @@ fn diff_one(
         }
         (None, None) => placeholder_facts(),
     };
-    match release {
-        Some(Ok(release)) => facts.kernel_release = release,
-        Some(Err(why)) => {
-            diff.reach = Reach::Unreachable;
-            diff.reason = why;
-            return diff;
-        }
-        None => {}
+    // The probe's release is read on every visit; cached facts may predate
+    // a kernel update (a scheduler's `kernels:` is checked against it).
+    if let Some(release) = answer.kernel_release {
+        facts.kernel_release = release;
     }
     match spec.render(templates, &facts) {
         Err(e) => {
@@ -213,7 +174,7 @@ mod tests {
         let h02 = &report.hosts[1];
         assert_eq!((h02.reach, h02.action), (Reach::Ok, Some(Action::Install)), "{h02:?}");
         assert_eq!(report.failures(), 1);
-        // Without an agent, the release comes from a second probe: read-only.
+        // Without an agent: the probe and the read-only facts script, nothing more.
         assert_eq!(transport.commands("h01").len(), 2);
     }
 
@@ -221,6 +182,6 @@ mod tests {
     async fn without_kernels_nothing_more_is_asked() {
         let (report, transport) = plan_on("source: builtin:simple\n").await;
         assert!(report.hosts.iter().all(|h| h.action == Some(Action::Install)), "{:?}", report.hosts);
-        assert_eq!(transport.commands("h01").len(), 1, "one probe per host, as before");
+        assert_eq!(transport.commands("h01").len(), 2, "the probe and the read-only facts, as without `kernels:`");
     }
 }

@@ -662,6 +662,7 @@ pub(crate) mod tests {
                         error_kind: None,
                         status: Some(status),
                         facts: None,
+                        kernel_release: None,
                     }
                 })
                 .collect()
