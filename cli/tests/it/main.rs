@@ -5,6 +5,7 @@
 mod ansible;
 mod apply;
 mod bad_input;
+mod bench_fleet;
 mod health;
 mod init;
 mod lab;
