@@ -219,7 +219,11 @@ class Bench:
         it raises when the work did not do what it must."""
         before = self.snapshot(n)
         busy0, t0 = machine_busy(), time.monotonic()
-        rss, detail = run()
+        try:
+            rss, detail = run()
+            failed = None
+        except RuntimeError as e:  # recorded, left out of the medians, and the run goes on
+            rss, detail, failed = None, None, str(e)
         wall, busy = time.monotonic() - t0, machine_busy() - busy0
         self.settle()
         after = self.snapshot(n)
@@ -235,6 +239,9 @@ class Bench:
         }
         if detail:
             rec["detail"] = detail
+        if failed:
+            rec["failed"] = failed
+            print(f"  N={n:<4} r{repeat} {name:<13} FAILED after {wall:.2f} s: {failed[:1200]}", flush=True)
         self.runs.append(rec)
         print(f"  N={n:<4} r{repeat} {name:<13} {wall:7.2f} s  controller {rec['controller_cpu_s']:6.2f} cpu-s  "
               f"hosts {rec['hosts_cpu_s']:6.2f} cpu-s  machine {busy:6.2f} cpu-s  logins/host "
@@ -251,8 +258,9 @@ class Bench:
         err.seek(0)
         stdout, stderr = out.read().decode(errors="replace"), err.read().decode(errors="replace")
         if code not in expect:
+            # The reasons first (stderr), then what it printed.
             raise RuntimeError(f"`{' '.join(map(str, argv[:3]))} ...` exited {code} (expected {expect}):\n"
-                               f"{stdout[-3000:]}\n{stderr[-3000:]}")
+                               f"{stderr[-3000:]}\n{stdout[-2000:]}")
         return usage.ru_maxrss, stdout
 
     def parallel(self, n, per_host):
@@ -340,13 +348,15 @@ class Bench:
         for n in sorted({r["size"] for r in self.runs}):
             med = {}
             for name in READS + PUSHES:
-                rs = [r for r in self.runs if r["size"] == n and r["measure"] == name]
+                every = [r for r in self.runs if r["size"] == n and r["measure"] == name]
+                rs = [r for r in every if "failed" not in r]
                 if not rs:
                     continue
                 m = lambda k: statistics.median(r[k] for r in rs)  # noqa: E731
                 rss = [r["peak_rss_mb"] for r in rs if r["peak_rss_mb"]]
                 med[name] = {
-                    "size": n, "measure": name, "repeats": len(rs), "wall_s": round(m("wall_s"), 3),
+                    "size": n, "measure": name, "repeats": len(rs), "failed_runs": len(every) - len(rs),
+                    "wall_s": round(m("wall_s"), 3),
                     "controller_cpu_s_per_host": round(m("controller_cpu_s") / n, 4),
                     "hosts_cpu_s_per_host": round(m("hosts_cpu_s") / n, 4),
                     "machine_busy_cpu_s": round(m("machine_busy_cpu_s"), 2),
@@ -373,7 +383,8 @@ def print_table(rows):
         rss = f"{r['peak_rss_mb']:.1f}" if r["peak_rss_mb"] else "-"
         print(f"{r['size']:>4} {r['measure']:<13} {r['wall_s']:>9.2f} {ratio:>8} {ans:>12} "
               f"{r['controller_cpu_s_per_host']:>14.4f} {r['hosts_cpu_s_per_host']:>15.4f} "
-              f"{r['machine_busy_cpu_s']:>13.1f} {rss:>10} {r['logins_per_host']:>11}")
+              f"{r['machine_busy_cpu_s']:>13.1f} {rss:>10} {r['logins_per_host']:>11}"
+              + (f"  ({r['failed_runs']} failed run(s) left out)" if r["failed_runs"] else ""))
     print()
     for r in rows:
         if r["ratio_to_floor"]:
@@ -426,10 +437,24 @@ def main():
           f"kernel {platform.release()}; sizes {sizes}, {args.repeats} repeat(s)", flush=True)
     work = Path(tempfile.mkdtemp(prefix="sf-fleet-", dir="/tmp"))
     bench = Bench(args, work)
+    out = Path(args.out) if args.out else ROOT / f"bench/results/fleet-{started:%Y%m%dT%H%M%SZ}.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+
+    def save(done):
+        out.write_text(json.dumps({
+            "command": command, "started_utc": started.isoformat(), "cpus": os.cpu_count(),
+            "kernel": platform.release(), "load_before": load_before,
+            "load_now": open("/proc/loadavg").read().split()[:3], "sizes": sizes, "sizes_done": done,
+            "repeats": args.repeats, "schedfleet": args.schedfleet, "agent_bytes": Path(args.agent).stat().st_size,
+            "object_bytes": Path(args.object).stat().st_size, "switch": f"SCHEDFLEET_TEST_FAULT={SWITCH}",
+            "summary": bench.summary(), "runs": bench.runs,
+        }, indent=1) + "\n")
+
     try:
         bench.up(max(sizes))
-        for n in sizes:
+        for i, n in enumerate(sizes):
             bench.size(n, args.repeats)
+            save(sizes[: i + 1])
     finally:
         if bench.fleet:
             bench.fleet.down()
@@ -441,17 +466,11 @@ def main():
     print(f"\n# {command}\n# load before {' '.join(load_before)}, after {' '.join(load_after)} "
           f"(1/5/15 min; {os.cpu_count()} CPUs, shared)")
     print_table(rows)
-    out = Path(args.out) if args.out else ROOT / f"bench/results/fleet-{started:%Y%m%dT%H%M%SZ}.json"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps({
-        "command": command, "started_utc": started.isoformat(), "cpus": os.cpu_count(),
-        "kernel": platform.release(), "load_before": load_before, "load_after": load_after,
-        "sizes": sizes, "repeats": args.repeats,
-        "schedfleet": args.schedfleet, "agent_bytes": Path(args.agent).stat().st_size,
-        "object_bytes": Path(args.object).stat().st_size, "switch": "SCHEDFLEET_TEST_FAULT=pretend-sched-ext",
-        "summary": rows, "runs": bench.runs,
-    }, indent=1) + "\n")
     print(f"\nresults: {out}")
+    failed = [r for r in bench.runs if "failed" in r]
+    if failed:
+        print(f"{len(failed)} run(s) failed (in the JSON, left out of the medians)", file=sys.stderr)
+        sys.exit(1)
 
 
 if __name__ == "__main__":
