@@ -35,7 +35,6 @@ each sshd's log).
 """
 
 import argparse
-import concurrent.futures
 import ctypes
 import datetime
 import hashlib
@@ -56,6 +55,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from fleet import Fleet  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
+RAW = Path(__file__).resolve().parent / "raw.sh"
 CLK = os.sysconf("SC_CLK_TCK")
 # The test-only switch every schedfleet measure runs with (see the docstring).
 SWITCH = "pretend-sched-ext"
@@ -263,20 +263,6 @@ class Bench:
                                f"{stderr[-3000:]}\n{stdout[-2000:]}")
         return usage.ru_maxrss, stdout
 
-    def parallel(self, n, per_host):
-        """Runs `per_host(host)` (a list of argv, one after the other) on the first n hosts at once."""
-        def one(h):
-            for argv in per_host(h):
-                r = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True)
-                if r.returncode != 0:
-                    return f"{h.name}: `{argv[0]}` exited {r.returncode}: {r.stderr.decode(errors='replace')[-500:]}"
-            return None
-        with concurrent.futures.ThreadPoolExecutor(max_workers=n) as pool:
-            failed = [f for f in pool.map(one, self.fleet.hosts[:n]) if f]
-        if failed:
-            raise RuntimeError(f"{len(failed)} host(s) failed; first: {failed[0]}")
-        return None, None
-
     def env(self, **extra):
         env = dict(os.environ)
         env.pop("SCHEDFLEET_TEST_FAULT", None)
@@ -297,13 +283,15 @@ class Bench:
 
     def run_measure(self, name, n):
         f = self.fleet
-        if name == "raw-ssh":
-            return self.parallel(n, lambda h: [f.ssh_args(h) + READ_CMD])
-        if name == "raw-scp+ssh":
-            return self.parallel(n, lambda h: [
-                f.scp_args() + [str(self.agent), str(self.object), f"root@{h.address}:/var/lib/schedfleet/"],
-                f.ssh_args(h) + ["/var/lib/schedfleet/schedfleet-agent", "facts"],
-            ])
+        if name in ("raw-ssh", "raw-scp+ssh"):
+            addresses = self.work / f"addresses-{n}"
+            addresses.write_text("".join(f"{h.address}\n" for h in f.hosts[:n]))
+            argv = ["bash", str(RAW), "read" if name == "raw-ssh" else "push", str(addresses), str(f.port),
+                    str(f.identity), str(f.known_hosts)]
+            if name == "raw-scp+ssh":
+                argv += [str(self.agent), str(self.object)]
+            self.spawn(argv)
+            return None, None
         if name == "ansible-raw":
             return self.spawn([str(self.ansible / "bin/ansible"), "fleet", "-m", "raw", "-a", " ".join(READ_CMD),
                                "-f", str(n)], env=self.ansible_env(n))[0], None
@@ -333,11 +321,14 @@ class Bench:
         return rss, None
 
     # ---- the run ----
-    def size(self, n, repeats):
+    def size(self, n, repeats, only):
         self.repo(n)
         self.ansible_files(n)
         for r in range(repeats):
             for group, prepare in ((READS, self.install_agent_locally), (PUSHES, self.reset)):
+                group = [m for m in group if m in only]
+                if not group:
+                    continue
                 k = r % len(group)
                 for name in group[k:] + group[:k]:
                     prepare(n)
@@ -405,10 +396,14 @@ def main():
     p.add_argument("--ansible", default=str(Path.home() / ".cache/schedfleet/tools/ansible"))
     p.add_argument("--out", help="JSON results (default bench/results/fleet-DATE.json)")
     p.add_argument("--keep", action="store_true", help="keep the work directory")
+    p.add_argument("--only", help="a comma-separated subset of the measures (default: all)")
     args = p.parse_args()
     if args.quick:
         args.sizes, args.repeats = "10,50", 1
     sizes = [int(s) for s in args.sizes.split(",")]
+    only = args.only.split(",") if args.only else READS + PUSHES
+    if unknown := [m for m in only if m not in READS + PUSHES]:
+        die(f"unknown measure(s) {unknown}; the measures are {READS + PUSHES}")
     if args.repeats < 1 or not sizes or min(sizes) < 1:
         die("--repeats and every size must be at least 1")
     for what, path in (("schedfleet", args.schedfleet), ("agent", args.agent)):
@@ -453,7 +448,7 @@ def main():
     try:
         bench.up(max(sizes))
         for i, n in enumerate(sizes):
-            bench.size(n, args.repeats)
+            bench.size(n, args.repeats, only)
             save(sizes[: i + 1])
     finally:
         if bench.fleet:
