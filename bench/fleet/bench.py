@@ -239,6 +239,10 @@ class Bench:
         }
         if detail:
             rec["detail"] = detail
+        # The floors must have logged in to every host (1 or 2 connections each), or they measured less.
+        want = {"raw-ssh": 1, "raw-scp+ssh": 2}.get(name)
+        if not failed and want and after["logins"] - before["logins"] != want * n:
+            failed = f"{after['logins'] - before['logins']} logins, expected {want * n}"
         if failed:
             rec["failed"] = failed
             print(f"  N={n:<4} r{repeat} {name:<13} FAILED after {wall:.2f} s: {failed[:1200]}", flush=True)
@@ -304,7 +308,9 @@ class Bench:
         if name == "status":
             return self.sf("status", n, "--latency-window", "0s")
         if name == "drift":
-            return self.sf("drift", n, expect=(0, 1))
+            # Its default per-host deadline (30 s) is for cron on real fleets; a
+            # saturated 2-core loopback fleet of 200 needs longer than that.
+            return self.sf("drift", n, "--host-timeout", "300s", expect=(0, 1))
         if name == "push":
             return self.push(n)
         raise ValueError(name)

@@ -15,16 +15,17 @@ set -u
 mode=$1 addresses=$2 port=$3 identity=$4 known=$5
 common=(-F /dev/null -o BatchMode=yes -o StrictHostKeyChecking=yes -o "UserKnownHostsFile=$known"
     -o IdentitiesOnly=yes -i "$identity")
+mapfile -t hosts <"$addresses"
 pids=()
-while read -r address; do
+for address in "${hosts[@]}"; do
     case $mode in
-    read) ssh "${common[@]}" -p "$port" -l root "$address" cat /proc/sys/kernel/osrelease >/dev/null & ;;
+    read) ssh -n "${common[@]}" -p "$port" -l root "$address" cat /proc/sys/kernel/osrelease >/dev/null & ;;
     push) { scp "${common[@]}" -q -p -P "$port" "$6" "$7" "root@$address:/var/lib/schedfleet/" &&
-        ssh "${common[@]}" -p "$port" -l root "$address" /var/lib/schedfleet/schedfleet-agent facts >/dev/null; } & ;;
+        ssh -n "${common[@]}" -p "$port" -l root "$address" /var/lib/schedfleet/schedfleet-agent facts >/dev/null; } </dev/null & ;;
     *) echo "raw.sh: unknown mode $mode" >&2; exit 2 ;;
     esac
     pids+=($!)
-done <"$addresses"
+done
 failed=0
 for pid in "${pids[@]}"; do wait "$pid" || failed=$((failed + 1)); done
 [ "$failed" = 0 ] || { echo "raw.sh: $failed host(s) failed" >&2; exit 1; }
