@@ -5,6 +5,7 @@
 mod ansible;
 mod apply;
 mod bad_input;
+mod bench_fleet;
 mod fail_closed;
 mod health;
 mod hostile;

@@ -3,8 +3,8 @@
 //! agent prints into the reply type of that request.
 
 use schedfleet_proto::{
-    ActivateRequest, Activated, Confirmed, Deactivated, Facts, LeaseAcquired, LeaseReleased, Reply, Request,
-    RolledBack, Status, StatusRequest, StoreHas, StorePut,
+    ActivateRequest, Activated, Confirmed, Deactivated, ErrorKind, Facts, KernelSchedExt, LeaseAcquired, LeaseReleased,
+    Reply, Request, RolledBack, Status, StatusRequest, StoreHas, StorePut,
 };
 use serde::de::DeserializeOwned;
 
@@ -44,7 +44,18 @@ impl<T: Transport> AgentClient<'_, '_, T> {
     }
 
     pub async fn status(&self, request: StatusRequest) -> Result<Status, HostError> {
-        self.call(&Request::Status(request), None).await
+        match self.call(&Request::Status(request), None).await {
+            // Test-only (see `pretend_sched_ext`): the agent was asked and
+            // found no sched_ext; read that as a kernel running its default.
+            Err(e) if e.agent_kind() == Some(ErrorKind::NoSchedExt) && super::probe::pretend_sched_ext() => {
+                Ok(Status {
+                    kernel: KernelSchedExt { state: "disabled".into(), ..Default::default() },
+                    kernel_agrees: true,
+                    ..Default::default()
+                })
+            }
+            other => other,
+        }
     }
 
     pub async fn activate(&self, request: ActivateRequest) -> Result<Activated, HostError> {

@@ -106,13 +106,33 @@ pub async fn probe<T: Transport>(v: &Visit<'_, T>, want: Option<&Artifact>) -> R
             stderr: out.stderr,
         });
     }
-    let probe = parse_probe(&String::from_utf8_lossy(&out.stdout), want);
+    let mut probe = parse_probe(&String::from_utf8_lossy(&out.stdout), want);
+    if probe.sched_ext_state.is_none() && pretend_sched_ext() {
+        probe.sched_ext_state = Some(PRETENDED.to_owned());
+    }
     match (&probe.linked, want) {
         (_, Some(w)) if probe.has_wanted => v.remember_agent(&agent_path(w)),
         (AgentOnHost::Verified(path), _) => v.remember_agent(path),
         _ => {}
     }
     Ok(probe)
+}
+
+/// What a probe reports for a kernel without sched_ext under the test-only
+/// switch [`pretend_sched_ext`].
+const PRETENDED: &str = "disabled (pretended: SCHEDFLEET_TEST_FAULT=pretend-sched-ext)";
+
+/// Test-only: `SCHEDFLEET_TEST_FAULT=pretend-sched-ext` lets the controller
+/// go its whole way on hosts whose kernel has no sched_ext, the loopback
+/// fleet of the benchmark (`bench/fleet/`), which runs this machine's
+/// kernel. The probe reports sched_ext (disabled) and the agent's
+/// `no_sched_ext` answer to `status` reads as "sched_ext disabled, nothing
+/// active" ([`super::AgentClient::status`]); every round trip still goes to
+/// the host. Nothing else changes: the agent itself refuses to activate on
+/// such a kernel, so the push ends in its `no_sched_ext` refusal and nothing
+/// is ever loaded.
+pub(super) fn pretend_sched_ext() -> bool {
+    std::env::var("SCHEDFLEET_TEST_FAULT").is_ok_and(|v| v == "pretend-sched-ext")
 }
 
 fn parse_probe(text: &str, want: Option<&Artifact>) -> Probe {
