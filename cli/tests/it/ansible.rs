@@ -198,7 +198,7 @@ fn fleet_yaml_names_an_ansible_inventory_read_at_the_commit() {
     }
     repo.write(
         "fleet.yaml",
-        "inventory: { file: ansible/hosts.ini }\nassignments:\n  - hosts: gpu\n    scheduler: simple\n    params: { slice_ns: '{{ slice_ns }}' }\n",
+        "inventory: { file: ansible/hosts.ini }\npublic: [slice_ns]\nassignments:\n  - hosts: gpu\n    scheduler: simple\n    params: { slice_ns: '{{ slice_ns }}' }\n",
     );
     repo.commit("Ansible inventory");
     let out = run(schedfleet().args(["validate", "--repo"]).arg(repo.path()));

@@ -42,7 +42,7 @@ fn promtool() -> PathBuf {
 
 #[test]
 fn status_and_drift_on_lab() {
-    let lab = TestLab::up(1);
+    let mut lab = TestLab::up(1);
     let repo = ConfigRepo::from_example("quickstart");
     repo.write("inventory.yaml", "hosts:\n  lab-1: { connection: lab }\n");
     repo.commit("one lab host");
@@ -83,6 +83,9 @@ fn status_and_drift_on_lab() {
     assert!(lat["samples"].as_u64().unwrap() > 0, "samples under simple: {lat}");
     // A task that sleeps 5 ms in a loop gives every window a few hundred
     // wake-ups to measure; under CPU hogs each of them waits for a CPU.
+    // The comparison runs while no other test's VMs share the host cores.
+    let alone = lab.alone();
+    let h = lab.host("lab-1");
     let sleeper = h.ssh_ok(&["sh -c '( while :; do sleep 0.005; done ) </dev/null >/dev/null 2>&1 & echo $!'"]);
     let idle = status(&lab, &repo);
     // Idle and loaded windows alternate three times, and medians are
@@ -108,6 +111,7 @@ fn status_and_drift_on_lab() {
     eprintln!("wake-up latency p99 under simple: idle {idle_p99:?} us (median {p99_idle}), 6 CPU hogs {busy_p99:?} us (median {p99_busy})");
     h.ssh_ok(&["kill", &sleeper]);
     assert!(p99_busy > p99_idle, "p99 rises under load: idle {idle_p99:?} us, busy {busy_p99:?} us");
+    drop(alone);
 
     // Prometheus text passes promtool.
     let (code, metrics) = drift(&lab, &repo, "prometheus");

@@ -16,7 +16,7 @@ use std::time::Duration;
 use crate::rollout::{agent_status, apply, journal_text, pairs, slice, spawn_apply, states, wait_for, OBJECTS};
 use crate::support::lab::TestLab;
 use crate::support::repo::ConfigRepo;
-use crate::support::{json, run};
+use crate::support::{json, run, stderr};
 
 #[test]
 fn apply_ejection_and_fallback_on_the_oldest_kernel() {
@@ -78,8 +78,9 @@ fn scenario(alias: &str) {
     let reason = host["reason"].as_str().unwrap();
     assert!(reason.contains(&format!("kernel `{release}` is outside what it supports")), "{reason}");
     assert!(reason.contains(&format!("`kernels: {later}` (`schedulers/simple.yaml` line 4)")), "{reason}");
-    let (code, report, err) = apply(&lab, &repo);
-    assert_eq!(code, Some(2), "refused before any change: {report}\n{err}");
+    let out = run(lab.cmd().arg("apply").arg("--repo").arg(repo.path()).args(["--yes", "--json"]));
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(2), "refused before any change: {err}");
     assert!(err.contains("is outside what it supports"), "apply says why: {err}");
     assert_eq!(
         h.ssh_ok(&["test -e /var/lib/schedfleet/store && echo present || echo absent"]),

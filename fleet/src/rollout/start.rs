@@ -123,7 +123,8 @@ fn render_errors(planned: &plan::PlanReport) -> Option<crate::BadInput> {
         .hosts
         .iter()
         .filter(|h| h.reach == Reach::Invalid)
-        .map(|h| format!("host `{}`: {}", h.host, h.reason))
+        // Each reason names its host already.
+        .map(|h| h.reason.clone())
         .collect();
     (!invalid.is_empty()).then(|| {
         crate::BadInput::new(format!(

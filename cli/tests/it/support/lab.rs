@@ -1,11 +1,20 @@
 //! The VM lab for tests: `schedfleet lab up` in a private lab directory,
 //! `schedfleet lab down` on drop, so a failing test never leaves VMs behind.
 
+use std::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
+
 use super::{json, run, schedfleet, SshHost};
+
+/// Every lab of the test binary holds this shared while its VMs run; a
+/// measurement that must not share the two host cores with other VMs (a
+/// latency comparison) takes it alone with [`TestLab::alone`].
+static LABS: RwLock<()> = RwLock::new(());
 
 pub struct TestLab {
     dir: tempfile::TempDir,
     pub hosts: Vec<SshHost>,
+    /// Dropped after `lab down` (fields drop after [`Drop::drop`]).
+    turn: Option<RwLockReadGuard<'static, ()>>,
 }
 
 impl TestLab {
@@ -18,8 +27,10 @@ impl TestLab {
     /// Boots `n` VMs on the cached kernel `kernel` (a release, or `current`
     /// or `oldest`), whatever `SCHEDFLEET_LAB_KERNEL` says.
     pub fn up_with_kernel(n: u16, kernel: Option<&str>) -> TestLab {
+        // A panicked test poisons the lock; the lock guards no data.
+        let turn = Some(LABS.read().unwrap_or_else(|e| e.into_inner()));
         let dir = tempfile::Builder::new().prefix("sf-lab-").tempdir_in("/tmp").unwrap();
-        let mut lab = TestLab { dir, hosts: Vec::new() };
+        let mut lab = TestLab { dir, hosts: Vec::new(), turn };
         let started = std::time::Instant::now();
         let mut cmd = lab.cmd();
         cmd.args(["lab", "up", "--hosts", &n.to_string()]);
@@ -41,6 +52,15 @@ impl TestLab {
         lab.hosts = serde_json::from_value(json(&out)).expect("lab status --json has the contract's fields");
         assert_eq!(lab.hosts.len(), usize::from(n));
         lab
+    }
+
+    /// Waits until no other lab of this test binary runs VMs and keeps
+    /// them from starting while the guard lives: the lab VMs run under TCG
+    /// on the host's cores, so another test's VMs would be the noise a
+    /// latency comparison measures.
+    pub fn alone(&mut self) -> RwLockWriteGuard<'static, ()> {
+        self.turn = None;
+        LABS.write().unwrap_or_else(|e| e.into_inner())
     }
 
     /// The controller state directory of commands run with [`TestLab::cmd`].
