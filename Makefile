@@ -13,15 +13,14 @@ demo: build
 
 ## test: every test: unit, integration, and the lab tests on real VMs
 test: setup
-	SCHEDFLEET_AGENT="$$(agent/build-static.sh)" $(CARGO) test --workspace --locked
+	$(CARGO) test --workspace --locked
 
 setup:
 	bash lab/setup.sh
 
-## build: the CLI with the static agent installed beside it
-build: setup agent
+## build: the CLI, with the static agent built into it (cli/build.rs)
+build: setup
 	$(CARGO) build --release --locked -p schedfleet
-	install -m 0755 "$$(agent/build-static.sh)" $(RELEASE)/schedfleet-agent
 
 agent: setup
 	agent/build-static.sh >/dev/null
