@@ -49,9 +49,10 @@ pub struct ChosenAgent {
 /// The agent to push: `--agent`/`SCHEDFLEET_AGENT` when given (refused
 /// with exit 2 when it is dynamic or no ELF), else the embedded one.
 pub fn choose(flag: Option<PathBuf>) -> Result<ChosenAgent> {
-    let chosen = match flag {
+    Ok(match flag {
         Some(path) => ChosenAgent {
-            artifact: artifact::load_agent_binary(&path).map_err(|e| BadInput::new(format!("--agent: {e}")))?,
+            artifact: artifact::load_agent_binary(&path)
+                .map_err(|e| BadInput::new(format!("--agent/SCHEDFLEET_AGENT: {e}")))?,
             origin: path.display().to_string(),
         },
         None => ChosenAgent {
@@ -59,8 +60,7 @@ pub fn choose(flag: Option<PathBuf>) -> Result<ChosenAgent> {
                 .map_err(|e| BadInput::new(e.to_string()))?,
             origin: "built into schedfleet".to_owned(),
         },
-    };
-    Ok(chosen)
+    })
 }
 
 #[cfg(test)]

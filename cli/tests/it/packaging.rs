@@ -58,6 +58,29 @@ fn an_explicit_dynamic_agent_is_refused_with_exit_2() {
 }
 
 #[test]
+fn outputs_about_an_unreachable_host_conform_to_their_schemas() {
+    // Real outputs without a lab: every command reports the host it could
+    // not reach (127.0.0.1 port 1) in its documented shape, and exits 4.
+    let repo = ConfigRepo::from_example("quickstart");
+    repo.write("inventory.yaml", "hosts:\n  lab-1: { address: 127.0.0.1, port: 1 }\n");
+    repo.commit("an unreachable host");
+    for (name, args) in [
+        ("plan", &["plan", "--json"][..]),
+        ("apply-dry-run", &["apply", "--dry-run", "--json"][..]),
+        ("apply", &["apply", "--yes", "--json"][..]),
+        ("status", &["status", "--json", "--latency-window", "0s"][..]),
+        ("drift", &["drift", "--format", "json"][..]),
+        ("rollback", &["rollback", "--previous", "--yes", "--json"][..]),
+    ] {
+        let out = run(schedfleet().args(&args[..1]).arg("--repo").arg(repo.path()).args(&args[1..]));
+        assert_eq!(out.status.code(), Some(4), "{name}: {}", stderr(&out));
+        let value = crate::support::json(&out);
+        crate::support::output::assert_conforms(name, &value);
+        assert!(value.to_string().contains("lab-1"), "{name}: {value}");
+    }
+}
+
+#[test]
 fn completions_and_man_pages_are_generated_from_the_clap_definitions() {
     let dir = tempfile::tempdir().unwrap();
     let out = run(schedfleet().args(["generate", "completions"]).arg(dir.path().join("completions")));
