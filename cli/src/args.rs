@@ -410,9 +410,18 @@ pub struct GenerateArgs {
 #[derive(Debug, Subcommand)]
 pub enum GenerateWhat {
     /// Write the static agent built into this schedfleet to FILE.
-    Agent { file: PathBuf },
+    Agent {
+        /// Where to write it (made executable).
+        file: PathBuf,
+    },
     /// Write completion scripts for bash, zsh and fish into DIR.
-    Completions { dir: PathBuf },
+    Completions {
+        /// The directory (created if missing).
+        dir: PathBuf,
+    },
     /// Write man pages (`schedfleet.1`, `schedfleet-apply.1` ...) into DIR.
-    Man { dir: PathBuf },
+    Man {
+        /// The directory (created if missing).
+        dir: PathBuf,
+    },
 }
