@@ -237,6 +237,7 @@ pub struct AgentState {
 
 /// A change of scheduler under way (see [`AgentState::intent`]).
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct Intent {
     /// sha256 of the scheduler being activated.
     pub artifact: String,
