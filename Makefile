@@ -4,24 +4,30 @@
 CARGO ?= cargo
 RELEASE := target/release
 
-.PHONY: demo test setup build agent clean-lab
+.PHONY: demo test setup build deb agent clean-lab
 
 ## demo: boot two lab VMs and roll the `simple` scheduler out to them
 demo: build
 	$(RELEASE)/schedfleet lab up --hosts 2
 	$(RELEASE)/schedfleet apply --repo examples/quickstart --yes
 
-## test: every test: unit, integration, and the lab tests on real VMs
+## test: every test: unit, integration, and the lab tests on real VMs; the
+## Debian package installed in a clean root; a plain release build applied
 test: setup
-	SCHEDFLEET_AGENT="$$(agent/build-static.sh)" $(CARGO) test --workspace --locked
+	$(CARGO) test --workspace --locked
+	packaging/deb/test.sh
+	packaging/release-apply.sh
 
 setup:
 	bash lab/setup.sh
 
-## build: the CLI with the static agent installed beside it
-build: setup agent
+## build: the CLI, with the static agent built into it (cli/build.rs)
+build: setup
 	$(CARGO) build --release --locked -p schedfleet
-	install -m 0755 "$$(agent/build-static.sh)" $(RELEASE)/schedfleet-agent
+
+## deb: the Debian package, target/debian/schedfleet_<version>_<arch>.deb
+deb: setup
+	packaging/deb/build.sh
 
 agent: setup
 	agent/build-static.sh >/dev/null

@@ -12,10 +12,12 @@ HOSTS=${1:-3}
 REPEATS=${2:-3}
 cd "$(dirname "$0")/.."
 SF=target/release/schedfleet
-AGENT=target/release/schedfleet-agent
-[ -x "$SF" ] && [ -x "$AGENT" ] || { echo "bench: run \`make build\` first" >&2; exit 2; }
+[ -x "$SF" ] || { echo "bench: run \`make build\` first" >&2; exit 2; }
 export SCHEDFLEET_LAB_DIR; SCHEDFLEET_LAB_DIR=$(mktemp -d /tmp/sf-bench-lab-XXXX)
 work=$(mktemp -d)
+# The raw-SSH floor sends the same bytes as apply: the agent built into schedfleet.
+AGENT="$work/schedfleet-agent"
+"$SF" generate agent "$AGENT" 2>/dev/null
 trap '"$SF" lab down >/dev/null 2>&1 || true; rm -rf "$work"' EXIT
 
 now() { date +%s.%N; }

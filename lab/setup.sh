@@ -10,6 +10,8 @@
 #   lab/setup.sh tools      # promtool (checks drift's Prometheus output in tests) and
 #                           # ansible-core in a virtualenv (the oracle of inventory tests and
 #                           # the baseline of bench/fleet)
+#   lab/setup.sh debroot    # a clean Debian root (debootstrap minbase, packed into the cache)
+#                           # that the package test installs the .deb into
 #
 # Kernels land side by side in ${SCHEDFLEET_CACHE:-$HOME/.cache/schedfleet}/kernel/<release>/
 # (vmlinuz, config, modules). Two symlinks name the kernel matrix: `current`, the newest
@@ -289,11 +291,44 @@ ansible() {
     log "ansible-core $ANSIBLE_CORE_VERSION in $venv"
 }
 
+# A clean Debian root for the package test (packaging/deb/test.sh installs
+# the .deb into a fresh copy of it with apt-get): bookworm minbase from
+# debootstrap, with apt's lists, packed once into the cache.
+DEBROOT_SUITE="${SCHEDFLEET_DEBROOT_SUITE:-bookworm}"
+debroot() {
+    local tarball="$CACHE/deb-root/$DEBROOT_SUITE-minbase.tar.zst"
+    if [ -s "$tarball" ]; then
+        log "clean Debian root present: $tarball"
+        return
+    fi
+    need_root debroot
+    if ! command -v debootstrap >/dev/null; then
+        apt_update
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends debootstrap >/dev/null \
+            || die "apt-get install debootstrap failed"
+    fi
+    local tmp
+    tmp=$(mktemp -d)
+    trap 'rm -rf "$tmp"' RETURN
+    log "debootstrap --variant=minbase $DEBROOT_SUITE (once; cached in $tarball)"
+    debootstrap --variant=minbase "$DEBROOT_SUITE" "$tmp/root" http://deb.debian.org/debian >"$tmp/log" 2>&1 \
+        || { tail -n 20 "$tmp/log" >&2; die "debootstrap of $DEBROOT_SUITE failed"; }
+    cp /etc/resolv.conf "$tmp/root/etc/resolv.conf"
+    chroot "$tmp/root" apt-get update -qq || die "apt-get update in the clean root failed"
+    chroot "$tmp/root" apt-get clean
+    : >"$tmp/root/etc/resolv.conf"
+    mkdir -p "$CACHE/deb-root"
+    tar -C "$tmp/root" --numeric-owner -I 'zstd -q -T0 -3' -cf "$tarball.tmp" . || die "packing the clean root failed"
+    mv "$tarball.tmp" "$tarball"
+    log "clean Debian root cached in $tarball ($(du -h "$tarball" | cut -f1))"
+}
+
 case "${1:-all}" in
     packages) packages ;;
     kernel) shift; kernel "$@" ;;
     tools) tools; ansible ;;
     ansible) ansible ;;
-    all) packages; kernel; tools; ansible ;;
-    *) die "usage: $0 [packages|kernel [RELEASE...]|tools|ansible|all]" ;;
+    debroot) debroot ;;
+    all) packages; kernel; tools; ansible; debroot ;;
+    *) die "usage: $0 [packages|kernel [RELEASE...]|tools|ansible|debroot|all]" ;;
 esac

@@ -35,7 +35,7 @@ pub enum Command {
     Rollback(RollbackArgs),
     /// Clear a fleet lock that no running schedfleet holds any more.
     Unlock(UnlockArgs),
-    /// Print the JSON Schema of a config file, for editors.
+    /// Print the JSON Schema of a config file (for editors) or of a command's JSON output.
     Schema(SchemaArgs),
     /// Print the inventory as schedfleet reads it, in the shape of `ansible-inventory --list`.
     Inventory(InventoryArgs),
@@ -44,6 +44,9 @@ pub enum Command {
     /// Local VMs with a real sched_ext kernel, for trying schedulers.
     #[command(subcommand)]
     Lab(LabCommand),
+    /// Files for packagers: the embedded agent, shell completions, man pages.
+    #[command(hide = true)]
+    Generate(GenerateArgs),
 }
 
 /// Where the desired state is read from.
@@ -282,7 +285,7 @@ pub struct RollbackArgs {
     #[arg(long)]
     pub json: bool,
 
-    /// The static agent binary (for `--to`; default: `schedfleet-agent` beside this executable).
+    /// A static agent binary to push instead of the one built into schedfleet (for `--to`).
     #[arg(long, env = "SCHEDFLEET_AGENT")]
     pub agent: Option<PathBuf>,
 }
@@ -295,7 +298,7 @@ pub struct UnlockArgs {
 
 #[derive(Debug, Args)]
 pub struct SchemaArgs {
-    /// Which file.
+    /// Which config file or command output.
     #[arg(value_enum)]
     pub file: SchemaFile,
 }
@@ -310,6 +313,20 @@ pub enum SchemaFile {
     Scheduler,
     /// `groups/<group>.yaml` and `hosts/<host>.yaml`
     Override,
+    /// `plan --json`
+    Plan,
+    /// `apply --json` and `rollback --to --json`
+    Apply,
+    /// `apply --dry-run --json`
+    ApplyDryRun,
+    /// `rollback --json`
+    Rollback,
+    /// `status --json`
+    Status,
+    /// `drift --format json`
+    Drift,
+    /// `lab status --json`
+    LabStatus,
 }
 
 #[derive(Debug, Args)]
@@ -336,7 +353,7 @@ pub struct ApplyArgs {
     #[arg(long)]
     pub json: bool,
 
-    /// The static agent binary to push (default: `schedfleet-agent` beside this executable).
+    /// A static agent binary to push instead of the one built into schedfleet.
     #[arg(long, env = "SCHEDFLEET_AGENT")]
     pub agent: Option<PathBuf>,
 }
@@ -382,4 +399,29 @@ pub struct LabStatusArgs {
     /// Print JSON on stdout.
     #[arg(long)]
     pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct GenerateArgs {
+    #[command(subcommand)]
+    pub what: GenerateWhat,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum GenerateWhat {
+    /// Write the static agent built into this schedfleet to FILE.
+    Agent {
+        /// Where to write it (made executable).
+        file: PathBuf,
+    },
+    /// Write completion scripts for bash, zsh and fish into DIR.
+    Completions {
+        /// The directory (created if missing).
+        dir: PathBuf,
+    },
+    /// Write man pages (`schedfleet.1`, `schedfleet-apply.1` ...) into DIR.
+    Man {
+        /// The directory (created if missing).
+        dir: PathBuf,
+    },
 }

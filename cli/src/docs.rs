@@ -17,7 +17,8 @@ const IMPLICIT: [&str; 3] = ["help", "version", "verbose"];
 /// Every leaf command (`["apply"]`, `["lab", "up"]`) with its long flags.
 fn leaf_commands() -> BTreeMap<Vec<String>, BTreeSet<String>> {
     fn walk(cmd: &clap::Command, path: Vec<String>, out: &mut BTreeMap<Vec<String>, BTreeSet<String>>) {
-        let subs: Vec<_> = cmd.get_subcommands().filter(|s| s.get_name() != "help").collect();
+        // Hidden commands (`generate`, for packagers) are not in the synopsis.
+        let subs: Vec<_> = cmd.get_subcommands().filter(|s| s.get_name() != "help" && !s.is_hide_set()).collect();
         if subs.is_empty() {
             let flags = cmd
                 .get_arguments()

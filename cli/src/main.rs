@@ -2,19 +2,26 @@
 //! under `cmd/`, and turns results into exit codes. No rollout logic lives
 //! here; that is the `schedfleet-fleet` engine's.
 
+mod agent;
 mod args;
 mod cmd;
 mod docs;
 mod exit;
+mod output;
 mod progress;
 mod terminal;
 
 use std::process::ExitCode;
 
-use clap::Parser;
+use clap::{CommandFactory, FromArgMatches};
 
 fn main() -> ExitCode {
-    let cli = match args::Cli::try_parse() {
+    // `--version` also names the agent this build pushes (`-V` stays short).
+    let parsed = args::Cli::command()
+        .long_version(agent::long_version())
+        .try_get_matches()
+        .and_then(|m| args::Cli::from_arg_matches(&m));
+    let cli = match parsed {
         Ok(cli) => cli,
         Err(err) => {
             let code = if err.use_stderr() { exit::BAD_INPUT } else { exit::OK };

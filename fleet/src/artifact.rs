@@ -8,7 +8,7 @@ use std::sync::Arc;
 use sha2::{Digest, Sha256};
 
 /// A lower-case hex sha256.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, schemars::JsonSchema)]
 #[serde(transparent)]
 pub struct ArtifactDigest(String);
 
@@ -73,7 +73,10 @@ pub enum AgentBinaryError {
     Read(#[from] crate::BadInput),
     #[error("agent binary `{path}` is not a 64-bit little-endian ELF executable")]
     NotElf { path: String },
-    #[error("agent binary `{path}` is dynamically linked; hosts may lack its libraries: build it with `agent/build-static.sh`")]
+    #[error(
+        "agent binary `{path}` is dynamically linked (it names an ELF interpreter), so hosts may lack its libraries; \
+         pass a static one (`agent/build-static.sh` prints its path) or leave out --agent/SCHEDFLEET_AGENT to push the agent built into schedfleet"
+    )]
     Dynamic { path: String },
 }
 
@@ -82,9 +85,16 @@ pub enum AgentBinaryError {
 pub fn load_agent_binary(path: &std::path::Path) -> Result<Artifact, AgentBinaryError> {
     let shown = path.display().to_string();
     let bytes = crate::files::read_bounded(path, MAX_AGENT_BYTES, "agent binary")?;
+    agent_from_bytes(&shown, bytes)
+}
+
+/// The same check for bytes already in memory (the agent embedded in the
+/// CLI); `origin` names them in the error.
+pub fn agent_from_bytes(origin: &str, bytes: impl Into<Arc<[u8]>>) -> Result<Artifact, AgentBinaryError> {
+    let bytes = bytes.into();
     match elf_has_interpreter(&bytes) {
-        None => Err(AgentBinaryError::NotElf { path: shown }),
-        Some(true) => Err(AgentBinaryError::Dynamic { path: shown }),
+        None => Err(AgentBinaryError::NotElf { path: origin.to_owned() }),
+        Some(true) => Err(AgentBinaryError::Dynamic { path: origin.to_owned() }),
         Some(false) => Ok(Artifact::new("schedfleet-agent", bytes)),
     }
 }

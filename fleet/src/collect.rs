@@ -35,7 +35,7 @@ impl Default for CollectOptions {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Reach {
     Ok,
@@ -62,7 +62,7 @@ impl Reach {
 }
 
 /// What one host said.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct Collected {
     pub host: String,
     pub reach: Reach,

@@ -53,6 +53,7 @@ pub const WATCHDOG_LOG: &str = "/var/lib/schedfleet/watchdog.log";
 
 /// The one document the agent prints on stdout for every command.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(tag = "outcome", rename_all = "snake_case")]
 pub enum Reply<T> {
     /// The command did what it was asked.
@@ -81,6 +82,7 @@ impl<T> Reply<T> {
 /// A failure the agent reports, with a kind scripts can match on and a
 /// message for people.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct AgentError {
     pub kind: ErrorKind,
     pub message: String,
@@ -110,6 +112,7 @@ impl std::fmt::Display for AgentError {
 impl std::error::Error for AgentError {}
 
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum ErrorKind {
     /// Wrong command line.
@@ -147,6 +150,7 @@ pub enum ErrorKind {
 
 /// `schedfleet-agent facts`: what the controller needs to know of a host.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct Facts {
     pub agent_version: String,
     pub kernel_release: String,
@@ -164,6 +168,7 @@ pub struct Facts {
 
 /// What the kernel says about sched_ext, read from `/sys/kernel/sched_ext`.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct KernelSchedExt {
     /// `disabled`, `enabling`, `enabled`, `disabling`.
     pub state: String,
@@ -181,6 +186,7 @@ pub struct KernelSchedExt {
 
 /// What the agent activated, kept on the host in [`STATE_FILE`].
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct ActiveScheduler {
     /// sha256 of the BPF object, lower-case hex.
     pub artifact: String,
@@ -207,6 +213,7 @@ fn confirmed_by_default() -> bool {
 
 /// The agent's state file.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct AgentState {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub active: Option<ActiveScheduler>,
@@ -230,6 +237,7 @@ pub struct AgentState {
 
 /// A change of scheduler under way (see [`AgentState::intent`]).
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct Intent {
     /// sha256 of the scheduler being activated.
     pub artifact: String,
@@ -247,6 +255,7 @@ pub struct Intent {
 /// An unconfirmed activation (`activate --confirm-within`) and what its
 /// watchdog reverts to.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct Pending {
     /// sha256 of the activated object (also `active.artifact`).
     pub artifact: String,
@@ -273,6 +282,7 @@ pub struct Pending {
 /// What a watchdog (or `confirm`, past the deadline) did when an
 /// unconfirmed activation failed or was not confirmed in time.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct Fallback {
     /// Seconds since the Unix epoch.
     pub at: u64,
@@ -295,6 +305,7 @@ pub struct Fallback {
 
 /// The per-host lease, `<agent root>/lease.json`.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct Lease {
     /// Free text; the controller uses `user@machine pid N run R`.
     pub owner: String,
@@ -307,6 +318,7 @@ pub struct Lease {
 /// report send none of them, and each is absent where the host cannot say
 /// (no PSI, no GPU driver, the probe disabled).
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct Status {
     pub agent_version: String,
     pub kernel: KernelSchedExt,
@@ -369,6 +381,7 @@ pub struct Status {
 /// these): a command or an HTTP GET, bounded by `timeout_ms`. Exactly one of
 /// `command` and `http` is given.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct ProbeSpec {
     /// Names the result; unique within one `--probes`.
     pub name: String,
@@ -387,6 +400,7 @@ pub struct ProbeSpec {
 
 /// The outcome of one [`ProbeSpec`].
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct ProbeResult {
     pub name: String,
     pub ok: bool,
@@ -402,6 +416,7 @@ pub struct ProbeResult {
 /// of the histogram buckets they fall in (at most 12.5% above the true value
 /// from 8 us up, 1 us wide below), never above `max_us`.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct WakeLatency {
     /// How long the probe was attached, in milliseconds (as asked).
     pub window_ms: u64,
@@ -437,6 +452,7 @@ pub struct WakeLatency {
 
 /// `/proc/pressure/cpu`: the share of time tasks waited for a CPU.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct CpuPressure {
     /// Some runnable task was waiting.
     pub some: PressureLine,
@@ -447,6 +463,7 @@ pub struct CpuPressure {
 
 /// One line of a PSI file.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct PressureLine {
     /// Percent of the last 10, 60 and 300 seconds.
     pub avg10: f64,
@@ -458,6 +475,7 @@ pub struct PressureLine {
 
 /// `/proc/loadavg`: the 1, 5 and 15 minute load averages.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct LoadAvg {
     pub avg1: f64,
     pub avg5: f64,
@@ -467,6 +485,7 @@ pub struct LoadAvg {
 /// A scheduler the kernel disabled, from the kernel log line
 /// `sched_ext: BPF scheduler "<ops>" disabled (<reason>)`.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct Ejection {
     /// The scheduler's ops name.
     pub ops: String,
@@ -486,6 +505,7 @@ pub struct Ejection {
 
 /// The NVIDIA driver and its GPUs, from `/proc/driver/nvidia`.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct GpuInfo {
     /// Such as `550.54.14`; empty when the version file does not say.
     pub driver_version: String,
@@ -495,6 +515,7 @@ pub struct GpuInfo {
 
 /// One GPU, from `/proc/driver/nvidia/gpus/<bus location>/information`.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct Gpu {
     /// PCI address, such as `0000:18:00.0`.
     pub bus_location: String,
@@ -511,6 +532,7 @@ pub struct Gpu {
 
 /// `schedfleet-agent activate`.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct Activated {
     pub active: ActiveScheduler,
     pub kernel: KernelSchedExt,
@@ -527,6 +549,7 @@ pub struct Activated {
 
 /// `schedfleet-agent confirm`.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct Confirmed {
     /// The scheduler now confirmed.
     pub active: ActiveScheduler,
@@ -537,6 +560,7 @@ pub struct Confirmed {
 
 /// `schedfleet-agent rollback`.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct RolledBack {
     /// What ran before (`None`: the kernel's default).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -549,6 +573,7 @@ pub struct RolledBack {
 
 /// `schedfleet-agent lease acquire`.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct LeaseAcquired {
     pub lease: Lease,
     /// The owner already held it (its expiry moved).
@@ -557,6 +582,7 @@ pub struct LeaseAcquired {
 
 /// `schedfleet-agent lease release`.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct LeaseReleased {
     /// The lease given up; `None` when it was already free (or expired).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -565,6 +591,7 @@ pub struct LeaseReleased {
 
 /// `schedfleet-agent deactivate`.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct Deactivated {
     /// What was removed; `None` when nothing of ours was active.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -574,6 +601,7 @@ pub struct Deactivated {
 
 /// `schedfleet-agent store has`: which of the asked digests the host holds.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct StoreHas {
     pub present: Vec<String>,
     pub missing: Vec<String>,
@@ -581,6 +609,7 @@ pub struct StoreHas {
 
 /// `schedfleet-agent store put`.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct StorePut {
     pub digest: String,
     pub bytes: u64,

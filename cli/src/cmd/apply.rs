@@ -1,13 +1,12 @@
 //! `schedfleet apply`: roll the repository's desired state out to the hosts.
 
 use std::io::IsTerminal;
-use std::path::PathBuf;
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 use std::time::Duration;
 
-use anyhow::{Context, Result};
-use schedfleet_fleet::artifact::{self, Artifact};
+use anyhow::Result;
+use schedfleet_fleet::artifact::Artifact;
 use schedfleet_fleet::collect::CollectOptions;
 use schedfleet_fleet::config;
 use schedfleet_fleet::plan;
@@ -26,7 +25,7 @@ pub fn run(args: ApplyArgs) -> Result<u8> {
         eprintln!("no host has a scheduler assigned in fleet.yaml; nothing to do");
         return Ok(exit::OK);
     }
-    let agent = find_agent(args.agent)?;
+    let agent = crate::agent::choose(args.agent)?.artifact;
     if !args.yes && !args.dry_run && !confirm(&desired)? {
         eprintln!("aborted; nothing was changed");
         return Ok(exit::OK);
@@ -39,7 +38,7 @@ pub fn run(args: ApplyArgs) -> Result<u8> {
         })?;
         let report = rollout::dry_run(&desired, &planned);
         if args.json {
-            println!("{}", serde_json::to_string_pretty(&report)?);
+            crate::output::print_versioned(crate::output::Output::ApplyDryRun, &report)?;
         } else {
             print_dry_run(&report);
         }
@@ -70,32 +69,11 @@ pub(super) fn run_rollout(
     let report =
         super::runtime()?.block_on(rollout::start(desired, &opts, Arc::new(AtomicBool::new(false)), &*progress))?;
     if json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
+        crate::output::print_versioned(crate::output::Output::Apply, &report)?;
     } else {
         super::rollout_table(&report);
     }
     Ok(super::rollout_exit_code(&report))
-}
-
-/// The agent pushed to hosts: `--agent`/`SCHEDFLEET_AGENT`, else the
-/// `schedfleet-agent` installed beside this executable.
-pub(super) fn find_agent(flag: Option<PathBuf>) -> Result<Artifact> {
-    let path = match flag {
-        Some(p) => p,
-        None => {
-            let exe = std::env::current_exe().context("cannot locate the schedfleet executable")?;
-            let beside = exe.with_file_name("schedfleet-agent");
-            if !beside.exists() {
-                return Err(BadInput::new(format!(
-                    "no agent binary at `{}`; build it with `agent/build-static.sh` and pass its path with --agent or SCHEDFLEET_AGENT",
-                    beside.display()
-                ))
-                .into());
-            }
-            beside
-        }
-    };
-    artifact::load_agent_binary(&path).map_err(|e| BadInput::new(e.to_string()).into())
 }
 
 pub(super) fn confirm(desired: &config::DesiredState) -> Result<bool> {

@@ -36,7 +36,7 @@ pub fn run(args: DriftArgs) -> Result<u8> {
         exit::OK
     };
     match args.format {
-        DriftFormat::Json => println!("{}", serde_json::to_string_pretty(&report)?),
+        DriftFormat::Json => crate::output::print_versioned(crate::output::Output::Drift, &report)?,
         DriftFormat::Prometheus => print!("{}", prometheus(&report, args.strict)),
         DriftFormat::Text => {
             if code != exit::OK || args.verbose_ok {

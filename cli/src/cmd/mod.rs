@@ -4,6 +4,7 @@
 
 mod apply;
 mod drift;
+mod generate;
 mod init;
 mod inventory;
 mod lab;
@@ -30,6 +31,7 @@ pub fn run(command: Command) -> anyhow::Result<u8> {
         Command::Rollback(args) => rollback::run(args),
         Command::Unlock(args) => unlock::run(args),
         Command::Lab(args) => lab::run(args),
+        Command::Generate(args) => generate::run(args),
     }
 }
 

@@ -16,7 +16,7 @@ pub fn run(args: PlanArgs) -> Result<u8> {
         plan::plan(pool, &desired, &opts).await
     })?;
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
+        crate::output::print_versioned(crate::output::Output::Plan, &report)?;
     } else {
         print_table(&report);
     }

@@ -22,7 +22,7 @@ pub fn run(args: RollbackArgs) -> Result<u8> {
             signing: args.repo.signing.clone(),
         };
         let desired = super::load_desired(&repo, args.hosts.limit.as_deref())?;
-        let agent = super::apply::find_agent(args.agent)?;
+        let agent = crate::agent::choose(args.agent)?.artifact;
         if !args.yes && !super::apply::confirm(&desired)? {
             eprintln!("aborted; nothing was changed");
             return Ok(exit::OK);

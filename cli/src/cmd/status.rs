@@ -29,8 +29,30 @@ pub fn run(args: StatusArgs) -> Result<u8> {
     } else {
         print_table(&answers, now);
     }
+    say_agent();
     let failed = answers.iter().filter(|a| a.reach != Reach::Ok).count();
     Ok(if failed > 0 { exit::HOSTS_FAILED } else { exit::OK })
+}
+
+/// Which agent `apply` would push from here, on stderr (stdout stays data).
+fn say_agent() {
+    let flag = std::env::var_os("SCHEDFLEET_AGENT").map(std::path::PathBuf::from);
+    let from_env = flag.is_some();
+    match crate::agent::choose(flag) {
+        Ok(agent) if from_env => {
+            eprintln!(
+                "agent: apply pushes sha256:{} (`{}`, from SCHEDFLEET_AGENT)",
+                agent.artifact.digest, agent.origin
+            )
+        }
+        Ok(agent) => eprintln!(
+            "agent: apply pushes schedfleet-agent {} sha256:{} ({})",
+            crate::agent::EMBEDDED_VERSION,
+            agent.artifact.digest,
+            agent.origin
+        ),
+        Err(e) => eprintln!("agent: apply would refuse to push: {e:#}"),
+    }
 }
 
 fn age(now: u64, since: u64) -> String {

@@ -8,12 +8,14 @@ use std::path::PathBuf;
 use std::process::{Command, Stdio};
 
 use crate::support::lab::TestLab;
+use crate::support::output::assert_conforms;
 use crate::support::repo::ConfigRepo;
 use crate::support::{agent_binary, json, run, sha256_hex, stdout, SshHost};
 
 fn status(lab: &TestLab, repo: &ConfigRepo) -> serde_json::Value {
     let out = run(lab.cmd().arg("status").arg("--repo").arg(repo.path()).args(["--json", "--latency-window", "2s"]));
     assert_eq!(out.status.code(), Some(0), "status exits 0 when every host answered");
+    assert_conforms("status", &json(&out));
     json(&out)[0].clone()
 }
 
@@ -167,6 +169,8 @@ fn status_and_drift_on_lab() {
     let (code, text) = drift(&lab, &repo, "json");
     assert_eq!(code, Some(1));
     let report: serde_json::Value = serde_json::from_str(&text).unwrap();
+    assert_conforms("drift", &report);
+    assert_eq!(report["schema_version"], 1);
     assert_eq!(report["hosts"][0]["host"], "lab-1");
     assert!(!report["hosts"][0]["drift"].as_array().unwrap().is_empty(), "{report}");
 }

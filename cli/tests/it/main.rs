@@ -12,6 +12,7 @@ mod hostile;
 mod init;
 mod kernel_matrix;
 mod lab;
+mod packaging;
 mod rollout;
 mod signing;
 mod support;

@@ -7,6 +7,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::support::lab::TestLab;
+use crate::support::output::assert_conforms;
 use crate::support::repo::ConfigRepo;
 use crate::support::{json, run, stderr, SshHost};
 
@@ -25,6 +26,7 @@ pub(crate) fn fleet(scheduler: &str, slice: u64, bake: &str, confirm: &str, prob
 
 pub(crate) fn apply(lab: &TestLab, repo: &ConfigRepo) -> (Option<i32>, serde_json::Value, String) {
     let out = run(lab.cmd().arg("apply").arg("--repo").arg(repo.path()).args(["--yes", "--json"]));
+    assert_conforms("apply", &json(&out));
     (out.status.code(), json(&out), stderr(&out))
 }
 
@@ -179,8 +181,10 @@ fn canary_rollouts_on_lab() {
 
     // 6. `rollback --previous`: each host's previous confirmed scheduler, kept
     //    on the host; lab-1..3 had only the kernel default before `simple`.
-    let out = run(lab.cmd().arg("rollback").arg("--repo").arg(repo.path()).args(["--previous", "--yes"]));
+    let out = run(lab.cmd().arg("rollback").arg("--repo").arg(repo.path()).args(["--previous", "--yes", "--json"]));
     assert_eq!(out.status.code(), Some(0));
+    assert_conforms("rollback", &json(&out));
+    assert!(json(&out).as_array().unwrap().iter().all(|r| r["outcome"] == "done"), "{}", json(&out));
     for h in [l1, l2, l3] {
         assert_eq!(h.ssh_ok(&["cat", "/sys/kernel/sched_ext/state"]), "disabled", "{} back on the default", h.name);
     }
@@ -195,6 +199,8 @@ fn canary_rollouts_on_lab() {
     let out =
         run(lab.cmd().arg("rollback").arg("--repo").arg(repo.path()).args(["--to", &first_commit, "--yes", "--json"]));
     assert_eq!(out.status.code(), Some(0));
+    assert_conforms("rollback", &json(&out));
+    assert_conforms("apply", &json(&out));
     assert_eq!(states(&json(&out)), pairs(&[("lab-1", "confirmed"), ("lab-2", "confirmed"), ("lab-3", "confirmed")]));
     for h in [l1, l2, l3] {
         assert_eq!(slice(h), "3000000");
@@ -262,9 +268,10 @@ fn canary_rollouts_on_lab() {
 
     // 10. Emergency: every host back to the kernel default at once.
     let started = Instant::now();
-    let out = run(lab.cmd().arg("rollback").arg("--repo").arg(repo.path()).args(["--default", "--yes"]));
+    let out = run(lab.cmd().arg("rollback").arg("--repo").arg(repo.path()).args(["--default", "--yes", "--json"]));
     let wall = started.elapsed();
     assert_eq!(out.status.code(), Some(0));
+    assert_conforms("rollback", &json(&out));
     for h in [l1, l2, l3] {
         assert_eq!(h.ssh_ok(&["cat", "/sys/kernel/sched_ext/state"]), "disabled");
     }

@@ -16,7 +16,7 @@ use serde::Serialize;
 use crate::collect::Reach;
 use crate::plan::{Action, HostDiff, PlanReport};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum DriftKind {
     AgentMissing,
@@ -56,14 +56,14 @@ impl DriftKind {
     }
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct DriftItem {
     pub kind: DriftKind,
     pub desired: String,
     pub actual: String,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct HostDrift {
     pub host: String,
     pub reach: Reach,
@@ -88,7 +88,7 @@ impl HostDrift {
     }
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct DriftReport {
     pub commit: String,
     /// Seconds since the Unix epoch when the check ran.

@@ -29,7 +29,7 @@ use serde::{Deserialize, Serialize};
 /// Empty buckets are allowed and ignored. Unsorted buckets or repeated bounds
 /// are tolerated (they are put in order before any computation), but the
 /// agent never sends them.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Histogram {
     pub buckets: Vec<(u64, u64)>,
 }
@@ -129,7 +129,7 @@ const MAX_SAMPLES_PER_SIDE: u64 = 1 << 53;
 
 /// The result of a one-sided Mann–Whitney U test: is the canary's latency
 /// stochastically greater than the reference's?
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct MannWhitney {
     /// The canary's U: the number of (canary, reference) sample pairs in
     /// which the canary is slower, plus half the number of ties.
@@ -322,7 +322,7 @@ impl CanaryPolicy {
 }
 
 /// What the canary was compared with.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Reference {
     /// The canary itself, measured just before the new scheduler was activated.
@@ -333,7 +333,7 @@ pub enum Reference {
 
 /// One comparison of the canary with a reference, and whether it counts as a
 /// regression under the policy.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Comparison {
     pub reference: Reference,
     pub test: MannWhitney,
@@ -347,7 +347,7 @@ pub struct Comparison {
 }
 
 /// The judgement of one canary, with the numbers that led to it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(tag = "verdict", rename_all = "snake_case")]
 pub enum Verdict {
     /// No regression beyond tolerance that both references confirm.

@@ -22,7 +22,7 @@ pub const LAB_ADDRESS: &str = "127.0.0.1";
 pub const LAB_USER: &str = "root";
 
 /// One running lab VM and how to log in to it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct LabHost {
     /// `lab-1`, `lab-2` ...
     pub name: String,

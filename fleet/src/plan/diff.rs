@@ -9,7 +9,7 @@ use serde::Serialize;
 
 use crate::config::HostPlan;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Action {
     /// The host runs exactly the desired state.
@@ -39,7 +39,7 @@ impl Action {
 }
 
 /// What a host runs, as its agent reports it.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct Current {
     pub kernel_state: String,
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -15,7 +15,7 @@ use crate::host::{Pool, Transport};
 use crate::state::FactsCache;
 
 /// Where the facts used for rendering came from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum FactsSource {
     Host,
@@ -23,7 +23,7 @@ pub enum FactsSource {
     Placeholder,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct HostDiff {
     pub host: String,
     pub scheduler: String,
@@ -46,7 +46,7 @@ pub struct HostDiff {
     pub rendered: Option<HostPlan>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct PlanReport {
     pub commit: String,
     pub hosts: Vec<HostDiff>,

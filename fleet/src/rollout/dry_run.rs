@@ -12,7 +12,7 @@ use crate::collect::Reach;
 use crate::config::DesiredState;
 use crate::plan::{Action, PlanReport};
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct DryRunReport {
     pub commit: String,
     /// The hosts of each wave the rollout would start.
@@ -20,7 +20,7 @@ pub struct DryRunReport {
     pub hosts: Vec<DryRunHost>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct DryRunHost {
     pub host: String,
     /// The wave it would change in (0-based); `None`: left as it is.

@@ -34,7 +34,7 @@ impl Baseline {
     }
 }
 
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, PartialEq, schemars::JsonSchema)]
 pub struct GateReport {
     pub ok: bool,
     /// Why the host failed, in words.

@@ -11,7 +11,7 @@ use serde::Serialize;
 use crate::config::Host;
 use crate::host::{AgentOnHost, HostError, Pool, Transport};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Undo {
     /// The previous confirmed scheduler kept on the host (or the kernel default).
@@ -20,7 +20,7 @@ pub enum Undo {
     Default,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum UndoOutcome {
     Done,
@@ -30,7 +30,7 @@ pub enum UndoOutcome {
     Failed,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct UndoResult {
     pub host: String,
     pub outcome: UndoOutcome,

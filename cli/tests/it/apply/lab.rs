@@ -8,11 +8,13 @@
 //! seconds, so the scenario shares one lab and runs its steps in order.
 
 use crate::support::lab::TestLab;
+use crate::support::output::assert_conforms;
 use crate::support::repo::ConfigRepo;
 use crate::support::{agent_binary, json, run, sha256_hex, SshHost};
 
 fn apply(lab: &TestLab, repo: &ConfigRepo, extra: &[&str]) -> (Option<i32>, serde_json::Value) {
     let out = run(lab.cmd().arg("apply").arg("--repo").arg(repo.path()).args(["--yes", "--json"]).args(extra));
+    assert_conforms("apply", &json(&out));
     (out.status.code(), json(&out))
 }
 
@@ -29,6 +31,7 @@ fn outcome<'a>(report: &'a serde_json::Value, host: &str) -> &'a serde_json::Val
 fn plan(lab: &TestLab, repo: &ConfigRepo, extra: &[&str]) -> (Option<i32>, std::collections::BTreeMap<String, String>) {
     let out = run(lab.cmd().arg("plan").arg("--repo").arg(repo.path()).arg("--json").args(extra));
     let report = json(&out);
+    assert_conforms("plan", &report);
     let actions = report["hosts"]
         .as_array()
         .unwrap()
@@ -76,6 +79,7 @@ fn apply_simple_to_lab_and_back() {
     let out = run(lab.cmd().arg("apply").arg("--repo").arg(repo.path()).args(["--dry-run", "--json"]));
     let dry = json(&out);
     assert_eq!(out.status.code(), Some(0), "{dry}");
+    assert_conforms("apply-dry-run", &dry);
     let in_waves: Vec<&str> = dry["waves"]
         .as_array()
         .unwrap()

@@ -39,6 +39,8 @@ fn host_without_sched_ext_is_refused_before_anything_is_pushed() {
     let out = apply(&sshd, &sshd.host.known_hosts_file);
     assert_eq!(out.status.code(), Some(4), "a refused host counts against the failure budget");
     let report = json(&out);
+    crate::support::output::assert_conforms("apply", &report);
+    assert_eq!(report["schema_version"], 1);
     let host = &report["hosts"][0];
     assert_eq!(host["state"], "failed", "{report}");
     assert!(host["message"].as_str().unwrap().contains("has no sched_ext"), "{report}");

@@ -49,6 +49,7 @@ impl TestLab {
         );
         let out = run(lab.cmd().args(["lab", "status", "--json"]));
         assert!(out.status.success());
+        super::output::assert_conforms("lab-status", &json(&out));
         lab.hosts = serde_json::from_value(json(&out)).expect("lab status --json has the contract's fields");
         assert_eq!(lab.hosts.len(), usize::from(n));
         lab

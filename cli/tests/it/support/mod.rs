@@ -3,6 +3,7 @@
 //! this machine (whose kernel has no sched_ext), and the VM lab.
 
 pub mod lab;
+pub mod output;
 pub mod repo;
 pub mod sshd;
 
@@ -14,20 +15,16 @@ pub fn workspace_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
 }
 
-/// The static agent: `SCHEDFLEET_AGENT` when the test command built it,
-/// otherwise built here once with `agent/build-static.sh`.
+/// The static agent built into `schedfleet` (what every command here
+/// pushes), written out once with the hidden `schedfleet generate agent`.
 pub fn agent_binary() -> &'static Path {
     static AGENT: OnceLock<PathBuf> = OnceLock::new();
     AGENT.get_or_init(|| {
-        if let Some(p) = std::env::var_os("SCHEDFLEET_AGENT") {
-            return PathBuf::from(p);
-        }
-        let out = Command::new("bash")
-            .arg(workspace_root().join("agent/build-static.sh"))
-            .output()
-            .expect("run agent/build-static.sh");
-        assert!(out.status.success(), "agent/build-static.sh failed:\n{}", String::from_utf8_lossy(&out.stderr));
-        PathBuf::from(String::from_utf8(out.stdout).unwrap().trim())
+        let path = state_dir().join("schedfleet-agent");
+        let out =
+            Command::new(env!("CARGO_BIN_EXE_schedfleet")).args(["generate", "agent"]).arg(&path).output().unwrap();
+        assert!(out.status.success(), "schedfleet generate agent failed:\n{}", String::from_utf8_lossy(&out.stderr));
+        path
     })
 }
 
@@ -38,10 +35,11 @@ pub fn state_dir() -> &'static Path {
     DIR.get_or_init(|| tempfile::Builder::new().prefix("sf-state-").tempdir().unwrap()).path()
 }
 
-/// A `schedfleet` command with the test's agent and a quiet environment.
+/// A `schedfleet` command with a quiet environment that pushes the agent
+/// built into it, as a user's would.
 pub fn schedfleet() -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_schedfleet"));
-    cmd.env("SCHEDFLEET_AGENT", agent_binary()).env("SCHEDFLEET_STATE_DIR", state_dir()).env_remove("RUST_LOG");
+    cmd.env_remove("SCHEDFLEET_AGENT").env("SCHEDFLEET_STATE_DIR", state_dir()).env_remove("RUST_LOG");
     cmd
 }
 
