@@ -26,7 +26,7 @@ path, n, var_bytes = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
 with open(path, "w") as f:
     f.write("hosts:\n")
     for i in range(n):
-        f.write(f"  h{i:06}: {{ address: 10.{i >> 16}.{(i >> 8) & 255}.{i & 255}, labels: {{ rack: r{i // 40} }} }}\n")
+        f.write(f"  h{i:06}: {{ address: 127.{i >> 16}.{(i >> 8) & 255}.{i & 255}, labels: {{ rack: r{i // 40} }} }}\n")
     f.write("groups:\n  all_hosts:\n    children: []\n    hosts: [" + ", ".join(f"h{i:06}" for i in range(n)) + "]\n")
     if var_bytes:
         f.write(f"    vars: {{ blob: \"{'x' * var_bytes}\" }}\n")

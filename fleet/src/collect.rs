@@ -157,8 +157,7 @@ async fn ask<T: Transport>(pool: &Pool<T>, host: &str, opts: &CollectOptions) ->
     if probe.sched_ext_state.is_none() {
         return Ok(Collected::refused(host, format!("kernel `{}` has no sched_ext", probe.kernel_release)));
     }
-    let mut answer =
-        Collected {
+    let mut answer = Collected {
         host: host.to_owned(),
         reach: Reach::Ok,
         error: None,

@@ -90,6 +90,10 @@ fn report(event: LabEvent) {
         }
         LabEvent::Ready { name, took, kept: false } => format!("{name}: ssh answered after {}", seconds(took)),
         LabEvent::Ready { name, took, kept: true } => format!("{name}: ssh answers ({})", seconds(took)),
+        LabEvent::Rebooting { name, kept_console } => format!(
+            "{name}: its kernel panicked while booting (console kept at `{}`); booting it once more",
+            kept_console.display()
+        ),
         LabEvent::Extra { name, pid } => {
             format!("{name}: also running (pid {pid}), beyond the hosts asked for; `schedfleet lab down` stops it")
         }

@@ -52,6 +52,10 @@ pub enum LabEvent {
     /// A VM answered ssh: a booted one `took` after its qemu was started,
     /// a kept one (`kept`) `took` after the check began.
     Ready { name: String, took: Duration, kept: bool },
+    /// A VM whose kernel panicked while booting is booted once more (the
+    /// guest kernel under TCG, not anything of ours; the first console log
+    /// is kept at `kept_console`).
+    Rebooting { name: String, kept_console: PathBuf },
     /// A VM beyond the requested count that keeps running; `down` stops it.
     Extra { name: String, pid: u32 },
     /// `down` stopped a VM.
@@ -192,8 +196,29 @@ impl Lab {
                 .collect();
             waiters.into_iter().map(|w| w.join().expect("a boot waiter panicked")).collect()
         });
-        for result in results {
-            result?;
+        for (i, result) in results.into_iter().enumerate() {
+            match result {
+                // Once, and only a VM this call started whose kernel panicked.
+                Err(LabError::VmExited { ref tail, .. }) if booting[i].2.is_some() && tail.contains("Kernel panic") => {
+                    let vm = &booting[i].1;
+                    let kept_console = vm.dir.join("console.panic.log");
+                    fs::rename(vm.console_log(), &kept_console).map_err(io_err("rename", &vm.console_log()))?;
+                    progress(LabEvent::Rebooting { name: vm.name.clone(), kept_console });
+                    let start = Instant::now();
+                    let host = self.start_vm(&tools, &boot.path, &kernel.release, &base, vm)?;
+                    progress(LabEvent::Started {
+                        name: host.name.clone(),
+                        pid: host.pid,
+                        port: host.port,
+                        console: vm.console_log(),
+                    });
+                    self.rewrite_known_hosts()?;
+                    vm::wait_for_ssh(&tools.ssh, &host, vm, Instant::now() + self.boot_timeout, self.boot_timeout)?;
+                    progress(LabEvent::Ready { name: host.name.clone(), took: start.elapsed(), kept: false });
+                    booting[i].0 = host;
+                }
+                other => other?,
+            }
         }
         Ok(booting.into_iter().map(|(host, _, _)| host).collect())
     }

@@ -68,21 +68,12 @@ pub async fn plan<T: Transport>(pool: &Pool<T>, desired: &DesiredState, opts: &C
     let answers = collect::collect(pool, &hosts, opts).await;
     let templates = Templates::default();
     let cache = FactsCache::open();
-    let hosts = desired
-        .hosts
-        .iter()
-        .zip(answers)
-        .map(|(spec, answer)| diff_one(spec, answer, &templates, &cache))
-        .collect();
+    let hosts =
+        desired.hosts.iter().zip(answers).map(|(spec, answer)| diff_one(spec, answer, &templates, &cache)).collect();
     PlanReport { commit: desired.commit.clone(), hosts }
 }
 
-fn diff_one(
-    spec: &HostSpec,
-    answer: Collected,
-    templates: &Templates,
-    cache: &FactsCache,
-) -> HostDiff {
+fn diff_one(spec: &HostSpec, answer: Collected, templates: &Templates, cache: &FactsCache) -> HostDiff {
     let mut diff = HostDiff {
         host: spec.host.name.clone(),
         scheduler: spec.scheduler.clone(),
