@@ -41,19 +41,7 @@ fn uname() -> (String, String) {
 }
 
 fn count_list(path: &str) -> Option<u32> {
-    parse_cpu_list(std::fs::read_to_string(path).ok()?.trim())
-}
-
-/// Counts the members of a kernel list such as `0-3,8,10-11`.
-pub fn parse_cpu_list(list: &str) -> Option<u32> {
-    let mut n = 0u32;
-    for part in list.split(',').filter(|p| !p.is_empty()) {
-        n += match part.split_once('-') {
-            Some((a, b)) => b.parse::<u32>().ok()?.checked_sub(a.parse().ok()?)? + 1,
-            None => part.parse::<u32>().map(|_| 1).ok()?,
-        };
-    }
-    (n > 0).then_some(n)
+    Facts::count_list(std::fs::read_to_string(path).ok()?.trim())
 }
 
 fn cgroup_version() -> u8 {
@@ -69,16 +57,6 @@ fn cgroup_version() -> u8 {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn cpu_lists_count_ranges_and_singles() {
-        assert_eq!(parse_cpu_list("0"), Some(1));
-        assert_eq!(parse_cpu_list("0-3"), Some(4));
-        assert_eq!(parse_cpu_list("0-3,8,10-11"), Some(7));
-        assert_eq!(parse_cpu_list(""), None);
-        assert_eq!(parse_cpu_list("3-1"), None);
-        assert_eq!(parse_cpu_list("x"), None);
-    }
 
     #[test]
     fn facts_of_this_machine_are_plausible() {

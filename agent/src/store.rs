@@ -151,11 +151,14 @@ mod tests {
         hex::encode(Sha256::digest(data))
     }
 
-    fn leftovers() -> Vec<String> {
+    /// Temporary files of uploads of `digest` left in the store. Only this
+    /// digest's: the tests share one store and run at once, so another
+    /// test's upload in flight is not this test's leftover.
+    fn leftovers(digest: &str) -> Vec<String> {
         std::fs::read_dir(state::store_dir())
             .unwrap()
             .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-            .filter(|n| n.starts_with('.'))
+            .filter(|n| n.starts_with('.') && n.contains(digest))
             .collect()
     }
 
@@ -168,7 +171,7 @@ mod tests {
         let bad = put(&"0".repeat(64), &mut &data[..]).unwrap_err();
         assert_eq!(bad.kind, ErrorKind::DigestMismatch);
         assert!(!path_of(&"0".repeat(64)).exists());
-        assert!(leftovers().is_empty(), "failed upload left files behind");
+        assert!(leftovers(&"0".repeat(64)).is_empty(), "failed upload left files behind");
 
         let first = put(&digest, &mut &data[..]).unwrap();
         assert!(first.written);
@@ -204,7 +207,7 @@ mod tests {
         assert!(repaired.written, "put replaces a corrupted entry");
         assert_eq!(std::fs::read(&p).unwrap(), data);
         assert_eq!(has(std::slice::from_ref(&digest)).present, vec![digest.clone()]);
-        assert!(leftovers().is_empty(), "{:?}", leftovers());
+        assert!(leftovers(&digest).is_empty(), "{:?}", leftovers(&digest));
     }
 
     /// Two uploads of one artifact at once (two controllers, or a retry
@@ -231,6 +234,6 @@ mod tests {
             t.join().unwrap().expect("every concurrent put succeeds");
         }
         assert_eq!(std::fs::read(path_of(&digest)).unwrap(), *data);
-        assert!(leftovers().is_empty(), "{:?}", leftovers());
+        assert!(leftovers(&digest).is_empty(), "{:?}", leftovers(&digest));
     }
 }

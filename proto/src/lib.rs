@@ -166,6 +166,22 @@ pub struct Facts {
     pub is_root: bool,
 }
 
+impl Facts {
+    /// Counts the members of a kernel list such as `0-3,8,10-11` (CPUs or
+    /// NUMA nodes online): one definition for the agent's facts and the
+    /// controller's agentless ones, so a template sees the same count.
+    pub fn count_list(list: &str) -> Option<u32> {
+        let mut n = 0u32;
+        for part in list.split(',').filter(|p| !p.is_empty()) {
+            n += match part.split_once('-') {
+                Some((a, b)) => b.parse::<u32>().ok()?.checked_sub(a.parse().ok()?)? + 1,
+                None => part.parse::<u32>().map(|_| 1).ok()?,
+            };
+        }
+        (n > 0).then_some(n)
+    }
+}
+
 /// What the kernel says about sched_ext, read from `/sys/kernel/sched_ext`.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
@@ -625,6 +641,16 @@ pub fn is_sha256_hex(s: &str) -> bool {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn kernel_lists_are_counted() {
+        assert_eq!(Facts::count_list("0"), Some(1));
+        assert_eq!(Facts::count_list("0-3"), Some(4));
+        assert_eq!(Facts::count_list("0-3,8,10-11"), Some(7));
+        assert_eq!(Facts::count_list(""), None);
+        assert_eq!(Facts::count_list("3-1"), None);
+        assert_eq!(Facts::count_list("x"), None);
+    }
+
     use super::*;
 
     #[test]

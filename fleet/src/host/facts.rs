@@ -62,27 +62,14 @@ fn parse_facts(text: &str) -> Facts {
             "arch" if !value.is_empty() => f.arch = value.to_owned(),
             "sched_ext" => f.sched_ext = true,
             "btf" => f.btf = true,
-            "cpus" => f.cpus = count_list(value).unwrap_or(1),
-            "nodes" => f.numa_nodes = count_list(value).unwrap_or(1),
+            "cpus" => f.cpus = Facts::count_list(value).unwrap_or(1),
+            "nodes" => f.numa_nodes = Facts::count_list(value).unwrap_or(1),
             "cgroup" => f.cgroup_version = value.parse().unwrap_or(0),
             "uid" => f.is_root = value == "0",
             _ => {}
         }
     }
     f
-}
-
-/// Counts the members of a kernel list such as `0-3,8,10-11`, as the agent
-/// does.
-fn count_list(list: &str) -> Option<u32> {
-    let mut n = 0u32;
-    for part in list.split(',').filter(|p| !p.is_empty()) {
-        n += match part.split_once('-') {
-            Some((a, b)) => b.parse::<u32>().ok()?.checked_sub(a.parse().ok()?)? + 1,
-            None => part.parse::<u32>().map(|_| 1).ok()?,
-        };
-    }
-    (n > 0).then_some(n)
 }
 
 #[cfg(test)]
