@@ -397,7 +397,8 @@ def main():
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--quick", action="store_true", help="sizes 10,50 and one repeat")
     p.add_argument("--schedfleet", default=os.environ.get("SCHEDFLEET", str(ROOT / "target/release/schedfleet")))
-    p.add_argument("--agent", default=os.environ.get("SCHEDFLEET_AGENT", str(ROOT / "target/release/schedfleet-agent")))
+    p.add_argument("--agent", default=os.environ.get("SCHEDFLEET_AGENT"),
+                   help="the static agent (default: the one built into schedfleet, `schedfleet generate agent`)")
     p.add_argument("--object", default=os.environ.get("SCHEDFLEET_BENCH_OBJECT"))
     p.add_argument("--ansible", default=str(Path.home() / ".cache/schedfleet/tools/ansible"))
     p.add_argument("--out", help="JSON results (default bench/results/fleet-DATE.json)")
@@ -412,6 +413,11 @@ def main():
         die(f"unknown measure(s) {unknown}; the measures are {READS + PUSHES}")
     if args.repeats < 1 or not sizes or min(sizes) < 1:
         die("--repeats and every size must be at least 1")
+    if not Path(args.schedfleet).is_file():
+        die(f"no schedfleet at {args.schedfleet}: run `make build` (or pass --schedfleet)")
+    if args.agent is None:
+        args.agent = str(Path(tempfile.mkdtemp(prefix="sf-agent-", dir="/tmp")) / "schedfleet-agent")
+        subprocess.run([args.schedfleet, "generate", "agent", args.agent], check=True)
     for what, path in (("schedfleet", args.schedfleet), ("agent", args.agent)):
         if not Path(path).is_file():
             die(f"no {what} at {path}: run `make build` (or pass --{what})")
