@@ -8,7 +8,7 @@
 //! `!vault` is refused: schedfleet cannot decrypt vaulted values. Duplicate
 //! keys are refused (Ansible only warns and keeps the last).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use granit_parser::{Event, Parser, ScalarStyle, Span};
 use serde_json::{Map, Number, Value};
@@ -119,6 +119,10 @@ impl<'a> Builder<'a> {
                 check_collection_tag(tag.as_deref(), line)?;
                 let mut entries: Vec<(Key, Node)> = Vec::new();
                 let mut merged: Vec<(Key, Node)> = Vec::new();
+                // Key text -> its line, and the keys merged so far: a mapping
+                // of 50,000 hosts must not compare every key with every other.
+                let mut seen: HashMap<String, usize> = HashMap::new();
+                let mut seen_merged: HashSet<String> = HashSet::new();
                 loop {
                     let (e, s) = self.next()?;
                     if matches!(e, Event::MappingEnd) {
@@ -144,7 +148,7 @@ impl<'a> Builder<'a> {
                         };
                         for m in sources {
                             for (k, v) in m {
-                                if !merged.iter().any(|(mk, _)| mk.text == k.text) {
+                                if seen_merged.insert(k.text.clone()) {
                                     merged.push((k, v));
                                 }
                             }
@@ -157,16 +161,14 @@ impl<'a> Builder<'a> {
                         Kind::Scalar(v) => v.to_string(),
                         _ => return Err((key_line, "a mapping key is a list or a mapping".into())),
                     };
-                    if let Some((first, _)) = entries.iter().find(|(k, _)| k.text == text) {
-                        return Err((
-                            key_line,
-                            format!("duplicate key `{text}` (first on line {}); keep one", first.line),
-                        ));
+                    if let Some(first_line) = seen.get(&text) {
+                        return Err((key_line, format!("duplicate key `{text}` (first on line {first_line}); keep one")));
                     }
+                    seen.insert(text.clone(), key_line);
                     entries.push((Key { text, line: key_line }, value));
                 }
                 for (k, v) in merged {
-                    if !entries.iter().any(|(e, _)| e.text == k.text) {
+                    if !seen.contains_key(&k.text) {
                         entries.push((k, v));
                     }
                 }
