@@ -78,6 +78,11 @@ pub struct ActivateArgs {
     /// `--confirm-within` and its watchdog's options; `None`: the
     /// activation is confirmed at once.
     pub confirm: Option<ConfirmArgs>,
+    /// `--binary JSON`: an upstream scheduler binary to run and supervise;
+    /// `object` is then the executable's path.
+    pub binary: Option<schedfleet_proto::BinarySpec>,
+    /// `--takeover`: stop a competing sched_ext manager first.
+    pub takeover: bool,
 }
 
 /// How an unconfirmed activation is watched until `confirm`.
@@ -193,6 +198,7 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Command> {
 
 fn parse_activate(mut parser: lexopt::Parser) -> Result<Command> {
     let (mut object, mut sha256, mut commit, mut replace) = (None, None, None, false);
+    let (mut binary, mut takeover) = (None, false);
     let mut params = BTreeMap::new();
     let (mut within, mut watch_interval_ms, mut probe_interval_ms, mut probes_json) = (None, None, None, None);
     while let Some(arg) = parser.next().map_err(lex)? {
@@ -215,6 +221,14 @@ fn parse_activate(mut parser: lexopt::Parser) -> Result<Command> {
             Long("sha256") => sha256 = Some(digest(parser.value().map_err(lex)?)?),
             Long("commit") => commit = Some(parser.value().map_err(lex)?.string().map_err(lex)?),
             Long("replace") => replace = true,
+            Long("takeover") => takeover = true,
+            Long("binary") => {
+                let json = text(&mut parser)?;
+                binary = Some(
+                    serde_json::from_str::<schedfleet_proto::BinarySpec>(&json)
+                        .map_err(|e| usage(format_args!("--binary: {e}")))?,
+                );
+            }
             Long("param") => {
                 let kv = parser.value().map_err(lex)?.string().map_err(lex)?;
                 let (k, v) =
@@ -250,6 +264,8 @@ fn parse_activate(mut parser: lexopt::Parser) -> Result<Command> {
         commit,
         replace,
         confirm,
+        binary,
+        takeover,
     }))
 }
 
@@ -655,6 +671,8 @@ mod request_round_trip {
                     probe_interval_ms: Some(c.probe_interval_ms),
                     probes_json: c.probes_json,
                 }),
+                binary: a.binary,
+                takeover: a.takeover,
             }),
             Command::Confirm { artifact } => Request::Confirm { artifact },
             Command::Rollback => Request::Rollback,
@@ -689,6 +707,8 @@ mod request_round_trip {
                 probe_interval_ms: Some(2000),
                 probes_json: Some(probes.clone()),
             }),
+            binary: None,
+            takeover: false,
         };
         let requests = [
             Request::Version,
@@ -700,7 +720,25 @@ mod request_round_trip {
                 probes_json: Some(probes.clone()),
             }),
             Request::Activate(activate.clone()),
-            Request::Activate(ActivateRequest { confirm: None, commit: None, replace: false, ..activate }),
+            Request::Activate(ActivateRequest { confirm: None, commit: None, replace: false, ..activate.clone() }),
+            Request::Activate(ActivateRequest {
+                binary: Some(schedfleet_proto::BinarySpec {
+                    origin: schedfleet_proto::BinaryOrigin::Installed {
+                        path: "/usr/bin/scx_bpfland".into(),
+                        sha256: None,
+                    },
+                    args: vec!["--slice-us".into(), "5000".into()],
+                    env: [("SCX_TIMEOUT_MS".to_owned(), "5000".to_owned())].into(),
+                    ops_name: "bpfland".into(),
+                    ops_version: Some("1.1.4".into()),
+                    start_timeout_ms: 30_000,
+                    restart: schedfleet_proto::RestartPolicy::default(),
+                    libs: Default::default(),
+                }),
+                takeover: true,
+                params: vec![],
+                ..activate
+            }),
             Request::Confirm { artifact: d('b') },
             Request::Rollback,
             Request::Deactivate,

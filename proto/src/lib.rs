@@ -12,6 +12,7 @@
 //! Every document carries [`SCHEMA_VERSION`]; fields are only ever added, so a
 //! newer controller can read an older agent and the other way round.
 
+pub mod binary;
 pub mod bounds;
 pub mod probe;
 mod request;
@@ -20,6 +21,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+pub use binary::{BinaryOrigin, BinarySpec, ExitCause, ProcessExit, RestartPolicy, Supervised};
 pub use request::{ActivateRequest, ConfirmRequest, Request, StatusRequest};
 
 /// Version of the documents in this crate. Bumped only on incompatible change.
@@ -221,6 +223,10 @@ pub struct ActiveScheduler {
     /// before two-phase activation.
     #[serde(default = "confirmed_by_default")]
     pub confirmed: bool,
+    /// Set for an upstream scheduler binary the agent runs and supervises
+    /// (see [`binary`]); absent for a BPF object the agent loads itself.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub binary: Option<BinarySpec>,
 }
 
 fn confirmed_by_default() -> bool {
@@ -391,6 +397,17 @@ pub struct Status {
     /// (and left out) when none were asked for or the agent predates them.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub probes: Vec<ProbeResult>,
+    /// The supervised process of an active binary scheduler.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub supervised: Option<Supervised>,
+    /// What an active binary scheduler's scx_stats server answered to
+    /// `{"req":"stats","args":{"target":"top"}}` (the reply's
+    /// `args.resp`), within a short timeout; absent when it serves none,
+    /// or did not answer in time (then `scx_stats_error` says why).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scx_stats: Option<serde_json::Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scx_stats_error: Option<String>,
 }
 
 /// A user probe `status` runs while it measures (`--probes`, a JSON list of
@@ -700,6 +717,7 @@ mod tests {
             since: 5,
             enable_seq: 7,
             confirmed: false,
+            binary: None,
         };
         let st = AgentState {
             active: Some(active.clone()),

@@ -61,6 +61,12 @@ pub struct ActivateRequest {
     pub replace: bool,
     /// Two-phase: the host reverts by itself unless confirmed in time.
     pub confirm: Option<ConfirmRequest>,
+    /// An upstream scheduler binary (`--binary JSON`) instead of a BPF
+    /// object; `object` is then the executable's path on the host.
+    pub binary: Option<crate::BinarySpec>,
+    /// Stop a competing sched_ext manager (`scx.service`, `scx_loader`)
+    /// first instead of refusing (`--takeover`).
+    pub takeover: bool,
 }
 
 /// The watchdog of a two-phase activation.
@@ -101,6 +107,12 @@ impl Request {
                 }
                 for (k, v) in &r.params {
                     push(&["--param", &format!("{k}={v}")]);
+                }
+                if let Some(b) = &r.binary {
+                    push(&["--binary", &serde_json::to_string(b).expect("a BinarySpec serialises")]);
+                }
+                if r.takeover {
+                    push(&["--takeover"]);
                 }
                 if let Some(c) = &r.confirm {
                     push(&["--confirm-within", &c.within_secs.max(1).to_string()]);
@@ -194,6 +206,8 @@ mod tests {
                 probe_interval_ms: None,
                 probes_json: None,
             }),
+            binary: None,
+            takeover: false,
         });
         assert_eq!(
             r.args(),

@@ -34,6 +34,12 @@ use crate::{log, sched, state, store};
 
 pub fn run(args: ActivateArgs) -> Result<Activated> {
     super::require_root_and_sched_ext()?;
+    if args.binary.is_some() {
+        return Err(Failure::new(
+            ErrorKind::Usage,
+            "upstream scheduler binaries (`--binary`) are not supported by this agent yet",
+        ));
+    }
     sched::libbpf_log::install();
     let bytes = store::read_verified(&args.object, &args.sha256)?;
     let loaded = object::prepare(&bytes, &args.params)?.load()?;
@@ -116,6 +122,7 @@ pub fn run(args: ActivateArgs) -> Result<Activated> {
         since: now(),
         enable_seq,
         confirmed: args.confirm.is_none(),
+        binary: None,
     };
     let Some(confirm) = args.confirm else {
         transition::record_confirmed_activation(&mut st, active.clone(), last_confirmed);

@@ -58,6 +58,9 @@ pub fn run(args: StatusArgs) -> Result<Status> {
         last_ejection: sched::kernel::last_ejection(),
         gpu: health::gpu::read(),
         probes,
+        supervised: None,
+        scx_stats: None,
+        scx_stats_error: None,
     })
 }
 

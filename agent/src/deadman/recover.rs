@@ -119,6 +119,7 @@ mod tests {
             since: 1,
             enable_seq: seq,
             confirmed: true,
+            binary: None,
         }
     }
 

@@ -187,6 +187,7 @@ mod tests {
             since: 0,
             enable_seq: seq,
             confirmed: true,
+            binary: None,
         }
     }
 

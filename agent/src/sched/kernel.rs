@@ -207,6 +207,7 @@ mod tests {
             since: 0,
             enable_seq: seq,
             confirmed: true,
+            binary: None,
         }
     }
 

@@ -128,6 +128,8 @@ async fn converge<T: Transport>(
                 probe_interval_ms: None,
                 probes_json: c.probes_json.clone(),
             }),
+            binary: None,
+            takeover: false,
         })
         .await
         .map_err(|e| {

@@ -162,7 +162,10 @@ impl<'a> Builder<'a> {
                         _ => return Err((key_line, "a mapping key is a list or a mapping".into())),
                     };
                     if let Some(first_line) = seen.get(&text) {
-                        return Err((key_line, format!("duplicate key `{text}` (first on line {first_line}); keep one")));
+                        return Err((
+                            key_line,
+                            format!("duplicate key `{text}` (first on line {first_line}); keep one"),
+                        ));
                     }
                     seen.insert(text.clone(), key_line);
                     entries.push((Key { text, line: key_line }, value));
