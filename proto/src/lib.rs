@@ -6,7 +6,9 @@
 //! the agent keeps its store and state on a host), the bounds the agent
 //! enforces on what it is sent ([`bounds`]) and what a user probe may be
 //! ([`probe`]), which the controller checks before it contacts a host. It owns no behaviour: no
-//! I/O, no parsing of kernel files, no transport. Both `schedfleet-agent` and
+//! I/O, no transport, and no parsing of kernel files beyond the pure
+//! assembly of the topology facts ([`topology`]) from file contents both
+//! sides read, so the agent and the agentless facts cannot disagree. Both `schedfleet-agent` and
 //! `schedfleet-fleet` depend on it; it depends on nothing of theirs.
 //!
 //! Every document carries [`SCHEMA_VERSION`]; fields are only ever added, so a
@@ -16,6 +18,7 @@ pub mod binary;
 pub mod bounds;
 pub mod probe;
 mod request;
+pub mod topology;
 
 use std::collections::BTreeMap;
 
@@ -23,6 +26,7 @@ use serde::{Deserialize, Serialize};
 
 pub use binary::{BinaryOrigin, BinarySpec, ExitCause, ProcessExit, RestartPolicy, Supervised};
 pub use request::{ActivateRequest, ConfirmRequest, Request, StatusRequest};
+pub use topology::{NumaNode, PciGpu, SysfsView, Topology};
 
 /// Version of the documents in this crate. Bumped only on incompatible change.
 pub const SCHEMA_VERSION: u32 = 1;
@@ -166,9 +170,27 @@ pub struct Facts {
     /// 1 or 2; 0 when no cgroup file system is mounted.
     pub cgroup_version: u8,
     pub is_root: bool,
+    /// Online NUMA nodes with their CPUs; empty when the kernel has no
+    /// NUMA support (or an older agent reported).
+    #[serde(default)]
+    pub numa: Vec<NumaNode>,
+    /// SMT sibling groups, one kernel CPU list per physical core.
+    #[serde(default)]
+    pub smt_siblings: Vec<String>,
+    /// PCI display and 3D controllers (GPUs), by PCI address.
+    #[serde(default)]
+    pub gpus: Vec<PciGpu>,
 }
 
 impl Facts {
+    /// Puts a host's [`Topology`] into its facts.
+    pub fn with_topology(mut self, t: Topology) -> Facts {
+        self.numa = t.numa;
+        self.smt_siblings = t.smt_siblings;
+        self.gpus = t.gpus;
+        self
+    }
+
     /// Counts the members of a kernel list such as `0-3,8,10-11` (CPUs or
     /// NUMA nodes online): one definition for the agent's facts and the
     /// controller's agentless ones, so a template sees the same count.
@@ -666,6 +688,17 @@ mod tests {
         assert_eq!(Facts::count_list(""), None);
         assert_eq!(Facts::count_list("3-1"), None);
         assert_eq!(Facts::count_list("x"), None);
+    }
+
+    /// An older agent's facts, without the topology, still parse.
+    #[test]
+    fn facts_without_topology_parse_with_empty_lists() {
+        let f: Facts = serde_json::from_str(
+            r#"{"agent_version":"0.1.0","kernel_release":"7.3.4","arch":"x86_64","sched_ext":true,"btf":true,
+                "cpus":2,"numa_nodes":1,"cgroup_version":2,"is_root":true}"#,
+        )
+        .unwrap();
+        assert!(f.numa.is_empty() && f.smt_siblings.is_empty() && f.gpus.is_empty());
     }
 
     use super::*;

@@ -534,8 +534,20 @@ impl HostSpec {
 const PLACEHOLDER_RELEASE: &str = "placeholder";
 
 /// Facts for rendering when a host's own are not known (`validate` before
-/// any `plan` or `apply`): a typical two-socket inference server.
+/// any `plan` or `apply`): a typical two-socket inference server, 32 cores
+/// with two threads each (numbered as Linux numbers them: the second threads
+/// from 32), and one NVIDIA GPU on each socket.
 pub fn placeholder_facts() -> Facts {
+    use schedfleet_proto::{NumaNode, PciGpu};
+    let gpu = |pci_address: &str, node: u32, local_cpus: &str| PciGpu {
+        pci_address: pci_address.into(),
+        vendor: "nvidia".into(),
+        vendor_id: "0x10de".into(),
+        device_id: "0x2330".into(),
+        class: "0x030200".into(),
+        numa_node: Some(node),
+        local_cpus: local_cpus.into(),
+    };
     Facts {
         agent_version: "placeholder".into(),
         kernel_release: PLACEHOLDER_RELEASE.into(),
@@ -546,6 +558,9 @@ pub fn placeholder_facts() -> Facts {
         numa_nodes: 2,
         cgroup_version: 2,
         is_root: true,
+        numa: vec![NumaNode { id: 0, cpus: "0-15,32-47".into() }, NumaNode { id: 1, cpus: "16-31,48-63".into() }],
+        smt_siblings: (0..32).map(|c| format!("{c},{}", c + 32)).collect(),
+        gpus: vec![gpu("0000:17:00.0", 0, "0-15,32-47"), gpu("0000:b1:00.0", 1, "16-31,48-63")],
     }
 }
 
@@ -581,5 +596,35 @@ mod secret_tests {
         let d = crate::testing::desired_with_fleet(1, &format!("public: [slice_ns]\n{fleet}"));
         let plan = d.hosts[0].render(&Templates::default(), &placeholder_facts()).unwrap();
         assert_eq!(plan.redact("slice_ns=300007"), "slice_ns=300007");
+    }
+}
+
+#[cfg(test)]
+mod placeholder_tests {
+    use super::*;
+    use crate::config::Templates;
+
+    /// `validate` renders GPU-topology templates against the placeholders,
+    /// so the examples that use them validate without hosts.
+    #[test]
+    fn placeholder_facts_offer_gpus_nodes_and_smt_siblings_to_templates() {
+        let d = crate::testing::desired_with_fleet(1, "assignments:\n  - { hosts: all, scheduler: simple }\n");
+        let ctx = d.hosts[0].context(&placeholder_facts());
+        let render = |t: &str| Templates::default().render(t, &ctx).unwrap();
+        assert_eq!(render("{{ facts.gpus[0].local_cpus }}"), "0-15,32-47");
+        assert_eq!(
+            render("{{ facts.gpus | length }} {{ facts.gpus[1].numa_node }} {{ facts.gpus[1].vendor }}"),
+            "2 1 nvidia"
+        );
+        assert_eq!(render("{{ facts.numa[1].cpus }}"), "16-31,48-63");
+        assert_eq!(render("{{ facts.smt_siblings[0] }}"), "0,32");
+        // docs/config.md's worked example, with and without an NVIDIA GPU.
+        let example = "{%- set nv = facts.gpus | selectattr(\"vendor\", \"equalto\", \"nvidia\") | list -%}\n\
+            {{ nv[0].local_cpus if nv else \"0-\" ~ (facts.cpus - 1) }}";
+        assert_eq!(render(example), "0-15,32-47");
+        let mut bare = placeholder_facts();
+        bare.gpus.clear();
+        let ctx = d.hosts[0].context(&bare);
+        assert_eq!(Templates::default().render(example, &ctx).unwrap(), "0-63");
     }
 }

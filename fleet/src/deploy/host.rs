@@ -187,6 +187,9 @@ mod tests {
             numa_nodes: 1,
             cgroup_version: 2,
             is_root: true,
+            numa: Vec::new(),
+            smt_siblings: Vec::new(),
+            gpus: Vec::new(),
         }
     }
 
