@@ -389,6 +389,10 @@ pub struct LabUpArgs {
     /// VMs already running keep theirs.
     #[arg(long, env = "SCHEDFLEET_LAB_KERNEL", value_name = "RELEASE")]
     pub kernel: Option<String>,
+
+    /// vCPUs of each VM this command boots (VMs already running keep theirs).
+    #[arg(long, default_value_t = schedfleet_fleet::lab::DEFAULT_LAB_CPUS, value_parser = clap::value_parser!(u8).range(1..=schedfleet_fleet::lab::MAX_LAB_CPUS as i64))]
+    pub cpus: u8,
 }
 
 #[derive(Debug, Args)]

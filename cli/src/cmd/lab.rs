@@ -25,7 +25,7 @@ fn open(dir: LabDirArgs) -> anyhow::Result<Lab> {
 }
 
 fn up(args: LabUpArgs) -> anyhow::Result<u8> {
-    let lab = open(args.dir)?.with_kernel(args.kernel);
+    let lab = open(args.dir)?.with_kernel(args.kernel).with_cpus(args.cpus);
     let hosts = usize::from(args.hosts);
     eprintln!("lab: bringing up {hosts} VM(s) in `{}`", lab.dir().display());
     let hosts = lab.up_with(hosts, &report).context("lab up failed")?;

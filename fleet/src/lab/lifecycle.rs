@@ -32,6 +32,10 @@ pub const MAX_LAB_HOSTS: usize = 16;
 /// How long `up` waits for a VM's sshd unless `SCHEDFLEET_LAB_BOOT_TIMEOUT`
 /// (seconds) says otherwise. Under TCG a VM answers in 10 to 30 s.
 pub const DEFAULT_BOOT_TIMEOUT: Duration = Duration::from_secs(120);
+/// vCPUs of a VM unless `lab up --cpus` says otherwise.
+pub const DEFAULT_LAB_CPUS: u8 = 2;
+/// The most vCPUs `lab up --cpus` gives a VM (TCG runs one host thread per vCPU).
+pub const MAX_LAB_CPUS: u8 = 16;
 
 /// Something `up` or `down` did, in the order it happened (events of
 /// different VMs interleave while they boot in parallel).
@@ -72,6 +76,8 @@ pub struct Lab {
     /// The cached kernel new VMs boot: a release or an alias; `None` for
     /// [`super::host::DEFAULT_KERNEL`].
     kernel: Option<String>,
+    /// vCPUs of the VMs this lab boots (running VMs keep theirs).
+    cpus: u8,
 }
 
 /// A VM that `down` stopped.
@@ -90,7 +96,7 @@ impl Lab {
             .and_then(|s| s.to_str()?.parse::<u64>().ok())
             .filter(|&s| s > 0)
             .map_or(DEFAULT_BOOT_TIMEOUT, Duration::from_secs);
-        Ok(Lab { layout: LabLayout::resolve(dir)?, boot_timeout, kernel: None })
+        Ok(Lab { layout: LabLayout::resolve(dir)?, boot_timeout, kernel: None, cpus: DEFAULT_LAB_CPUS })
     }
 
     pub fn with_boot_timeout(mut self, timeout: Duration) -> Lab {
@@ -103,6 +109,13 @@ impl Lab {
     /// `lab/setup.sh kernel`'s cache.
     pub fn with_kernel(mut self, kernel: Option<String>) -> Lab {
         self.kernel = kernel;
+        self
+    }
+
+    /// New VMs get `cpus` vCPUs (clamped to 1..=[`MAX_LAB_CPUS`]); VMs
+    /// already running keep theirs.
+    pub fn with_cpus(mut self, cpus: u8) -> Lab {
+        self.cpus = cpus.clamp(1, MAX_LAB_CPUS);
         self
     }
 
@@ -237,7 +250,7 @@ impl Lab {
         write_vm_initrd(base, vm, &self.layout.client_public_key())?;
         // Before qemu starts, so that whoever sees the VM running sees its kernel.
         fs::write(vm.kernel_file(), format!("{release}\n")).map_err(io_err("write", &vm.kernel_file()))?;
-        let (pid, port) = vm::start(&tools.qemu, kernel, vm, previous_port(vm))?;
+        let (pid, port) = vm::start(&tools.qemu, kernel, vm, previous_port(vm), self.cpus)?;
         Ok(LabHost::new(&self.layout, vm, port, pid, release.to_owned()))
     }
 

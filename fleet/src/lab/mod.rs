@@ -26,5 +26,5 @@ mod vm;
 
 pub use error::LabError;
 pub use host::KernelCache;
-pub use lifecycle::{Lab, LabEvent, StoppedVm, DEFAULT_BOOT_TIMEOUT, MAX_LAB_HOSTS};
+pub use lifecycle::{Lab, LabEvent, StoppedVm, DEFAULT_BOOT_TIMEOUT, DEFAULT_LAB_CPUS, MAX_LAB_CPUS, MAX_LAB_HOSTS};
 pub use state::{LabHost, LabSurvey, StaleVm, LAB_ADDRESS, LAB_USER};

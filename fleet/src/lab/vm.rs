@@ -25,8 +25,14 @@ const PORT_TRIES: usize = 5;
 /// Starts `vm` detached (qemu `-daemonize`: it outlives this process and
 /// writes its own PID file) and returns `(pid, port)` once qemu runs.
 /// `preferred_port` (the VM's port last time) is used when it is free, so
-/// a restarted VM keeps its address.
-pub fn start(qemu: &Path, kernel: &Path, vm: &VmPaths, preferred_port: Option<u16>) -> Result<(u32, u16), LabError> {
+/// a restarted VM keeps its address. The VM gets `cpus` vCPUs.
+pub fn start(
+    qemu: &Path,
+    kernel: &Path,
+    vm: &VmPaths,
+    preferred_port: Option<u16>,
+    cpus: u8,
+) -> Result<(u32, u16), LabError> {
     let mut last_detail = String::new();
     for attempt in 0..PORT_TRIES {
         let port = match preferred_port.filter(|&p| attempt == 0 && port_is_free(p)) {
@@ -39,7 +45,7 @@ pub fn start(qemu: &Path, kernel: &Path, vm: &VmPaths, preferred_port: Option<u1
         let log = fs::File::create(vm.qemu_log()).map_err(io_err("create", &vm.qemu_log()))?;
         let log_err = log.try_clone().map_err(io_err("create", &vm.qemu_log()))?;
         let status = Command::new(qemu)
-            .args(qemu_args(kernel, vm, port))
+            .args(qemu_args(kernel, vm, port, cpus))
             .stdin(Stdio::null())
             .stdout(log)
             .stderr(log_err)
@@ -66,14 +72,15 @@ pub fn start(qemu: &Path, kernel: &Path, vm: &VmPaths, preferred_port: Option<u1
 /// The qemu command line: TCG (KVM fails on this kernel under nested
 /// virtualisation), no default devices, the serial console into the
 /// console log, sshd forwarded from a loopback port.
-fn qemu_args(kernel: &Path, vm: &VmPaths, port: u16) -> Vec<std::ffi::OsString> {
+fn qemu_args(kernel: &Path, vm: &VmPaths, port: u16, cpus: u8) -> Vec<std::ffi::OsString> {
     let mut args: Vec<std::ffi::OsString> = Vec::new();
     let mut push = |parts: &[&dyn AsRef<std::ffi::OsStr>]| {
         for p in parts {
             args.push(p.as_ref().to_owned());
         }
     };
-    push(&[&"-name", &vm.name, &"-accel", &"tcg", &"-cpu", &"max", &"-smp", &"2", &"-m", &"512"]);
+    let smp = cpus.to_string();
+    push(&[&"-name", &vm.name, &"-accel", &"tcg", &"-cpu", &"max", &"-smp", &smp, &"-m", &"512"]);
     push(&[&"-nodefaults", &"-display", &"none", &"-no-reboot"]);
     push(&[&"-kernel", &kernel, &"-initrd", &vm.initrd()]);
     push(&[&"-append", &"console=ttyS0 panic=-1 quiet"]);
@@ -296,7 +303,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let vm = LabLayout::resolve(Some(dir.path().to_owned())).unwrap().vm(2);
         let args: Vec<String> =
-            qemu_args(Path::new("/k/vmlinuz"), &vm, 40022).into_iter().map(|a| a.into_string().unwrap()).collect();
+            qemu_args(Path::new("/k/vmlinuz"), &vm, 40022, 2).into_iter().map(|a| a.into_string().unwrap()).collect();
         let line = args.join(" ");
         for needle in [
             "-accel tcg -cpu max -smp 2 -m 512",
@@ -310,5 +317,8 @@ mod tests {
             assert!(line.contains(needle), "`{needle}` missing from `{line}`");
         }
         assert!(line.contains(&format!("-pidfile {}", vm.pid_file().display())));
+        let four: Vec<String> =
+            qemu_args(Path::new("/k/vmlinuz"), &vm, 40022, 4).into_iter().map(|a| a.into_string().unwrap()).collect();
+        assert!(four.join(" ").contains("-cpu max -smp 4 -m 512"), "`lab up --cpus 4`: {four:?}");
     }
 }
