@@ -12,11 +12,13 @@ demo: build
 	$(RELEASE)/schedfleet apply --repo examples/quickstart --yes
 
 ## test: every test: unit, integration, and the lab tests on real VMs; the
-## Debian package installed in a clean root; a plain release build applied
+## Debian package installed in a clean root; a plain release build applied;
+## the serving benchmark's quick round as a smoke test (no threshold)
 test: setup
 	$(CARGO) test --workspace --locked
 	packaging/deb/test.sh
 	packaging/release-apply.sh
+	bench/serve.sh --quick --out target/bench/serve-quick.json
 
 setup:
 	bash lab/setup.sh
