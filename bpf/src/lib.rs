@@ -16,6 +16,7 @@
 //! start with a value outside them.
 
 pub mod object;
+pub mod param;
 
 /// A scheduler shipped inside schedfleet.
 pub struct Builtin {
@@ -65,6 +66,9 @@ pub enum ParamKind {
     U64,
     /// A C `bool`: one byte, 0 or 1.
     Bool,
+    /// A [`param::ListKind`] (a CPU list, cgroup paths, command-name prefixes): a struct
+    /// of `include/schedfleet/params.h`, written as text and encoded by the agent.
+    List(param::ListKind),
 }
 
 impl ParamKind {
@@ -74,6 +78,7 @@ impl ParamKind {
             ParamKind::U32 => 4,
             ParamKind::U64 => 8,
             ParamKind::Bool => 1,
+            ParamKind::List(kind) => kind.size(),
         }
     }
 }
@@ -88,7 +93,9 @@ pub fn builtin(name: &str) -> Option<&'static Builtin> {
     BUILTINS.iter().find(|builtin| builtin.name == name)
 }
 
-static BUILTINS: &[Builtin] = &[Builtin {
+static BUILTINS: &[Builtin] = &[SIMPLE, SERVE];
+
+const SIMPLE: Builtin = Builtin {
     name: "simple",
     ops_name: "simple",
     object: include_bytes!(concat!(env!("OUT_DIR"), "/simple.bpf.o")),
@@ -100,7 +107,60 @@ static BUILTINS: &[Builtin] = &[Builtin {
               smallest weighted virtual time, and the most virtual-time credit a task keeps across a sleep; \
               100000 to 100000000 (100 us to 100 ms), the scheduler refuses to start otherwise",
     }],
-}];
+};
+
+const SERVE: Builtin = Builtin {
+    name: "serve",
+    ops_name: "serve",
+    object: include_bytes!(concat!(env!("OUT_DIR"), "/serve.bpf.o")),
+    params: &[
+        Param {
+            name: "serving_cgroups",
+            kind: ParamKind::List(param::ListKind::CgroupIds),
+            default: "",
+            doc: "the serving set's cgroups: comma-separated cgroup v2 paths (`/serving`, \
+                  `system.slice/vllm.service`), up to 8; tasks in them or below are served first; \
+                  the agent refuses a path that does not exist on the host",
+        },
+        Param {
+            name: "serving_comms",
+            kind: ParamKind::List(param::ListKind::CommPrefixes),
+            default: "",
+            doc: "the serving set's command names: comma-separated prefixes of a task's comm \
+                  (`python,tokenize`), up to 8, each 1 to 15 bytes",
+        },
+        Param {
+            name: "serving_cpus",
+            kind: ParamKind::List(param::ListKind::CpuMask),
+            default: "",
+            doc: "serving CPUs: a CPU list (`0-3,8`) that serving tasks try first and batch tasks \
+                  use only while no serving task wants them; the agent refuses CPUs the host does not \
+                  have online; empty: none",
+        },
+        Param {
+            name: "serving_slice_ns",
+            kind: ParamKind::U64,
+            default: "2000000",
+            doc: "slice of a serving task (and of a batch task on a serving CPU) in nanoseconds; \
+                  100000 to 100000000, the scheduler refuses to start otherwise",
+        },
+        Param {
+            name: "batch_slice_ns",
+            kind: ParamKind::U64,
+            default: "20000000",
+            doc: "slice of a batch task in nanoseconds; batch tasks share the CPUs by weighted virtual \
+                  time; 100000 to 100000000, the scheduler refuses to start otherwise",
+        },
+        Param {
+            name: "batch_max_wait_ns",
+            kind: ParamKind::U64,
+            default: "100000000",
+            doc: "starvation bound in nanoseconds: a CPU that has not run a batch task for this long runs \
+                  one next, ahead of serving tasks; 1000000 to 2000000000 (1 ms to 2 s), the scheduler \
+                  refuses to start otherwise",
+        },
+    ],
+};
 
 /// Tracing programs the agent loads for a while to measure a host, whatever scheduler
 /// runs; they change no scheduling decision.
@@ -325,6 +385,9 @@ mod tests {
                     ParamKind::U32 => u32_at(bytes, 0).to_string(),
                     ParamKind::U64 => u64_at(bytes, 0).to_string(),
                     ParamKind::Bool => (bytes[0] != 0).to_string(),
+                    // Lists are all zero (empty) by default.
+                    ParamKind::List(_) if bytes.iter().all(|&b| b == 0) => String::new(),
+                    ParamKind::List(_) => format!("{bytes:?}"),
                 };
                 assert_eq!(compiled, param.default, "{what}: documented default differs from the object");
                 assert!(!param.doc.is_empty(), "{what}: undocumented");

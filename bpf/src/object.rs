@@ -13,8 +13,11 @@
 
 use std::collections::BTreeMap;
 
+use crate::param::ListKind;
+
 /// A variable of `.rodata` a loader can set (what the agent calls a
-/// parameter): 1, 2, 4 or 8 bytes of an integer, a `bool` or an enum.
+/// parameter): 1, 2, 4 or 8 bytes of an integer, a `bool` or an enum, or a
+/// list parameter (a struct of `params.h`, [`crate::param`]) of any size.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RodataParam {
     /// Bytes: 1, 2, 4 or 8.
@@ -23,6 +26,8 @@ pub struct RodataParam {
     pub signed: bool,
     /// A C `bool`: the agent takes `true`/`false` (or `1`/`0`) only.
     pub boolean: bool,
+    /// A list parameter, written as text; `size` is its struct's size.
+    pub list: Option<ListKind>,
 }
 
 impl RodataParam {
@@ -264,16 +269,30 @@ pub fn inspect(elf: &[u8]) -> Result<ObjectInfo, ObjectError> {
                 (".rodata", Type::Int { size: int_size, encoding }) => {
                     let size = if size == 0 { *int_size } else { size };
                     if matches!(size, 1 | 2 | 4 | 8) {
-                        let param =
-                            RodataParam { size: size as usize, signed: encoding & 1 != 0, boolean: encoding & 4 != 0 };
+                        let param = RodataParam {
+                            size: size as usize,
+                            signed: encoding & 1 != 0,
+                            boolean: encoding & 4 != 0,
+                            list: None,
+                        };
                         info.params.insert(name.clone(), param);
                     }
                 }
                 (".rodata", Type::Enum { size: enum_size }) => {
                     let size = if size == 0 { *enum_size } else { size };
                     if matches!(size, 1 | 2 | 4 | 8) {
-                        info.params
-                            .insert(name.clone(), RodataParam { size: size as usize, signed: false, boolean: false });
+                        info.params.insert(
+                            name.clone(),
+                            RodataParam { size: size as usize, signed: false, boolean: false, list: None },
+                        );
+                    }
+                }
+                (".rodata", Type::Struct) => {
+                    if let Some(kind) = ListKind::from_struct_name(&names[target as usize]) {
+                        info.params.insert(
+                            name.clone(),
+                            RodataParam { size: size as usize, signed: false, boolean: false, list: Some(kind) },
+                        );
                     }
                 }
                 (".struct_ops" | ".struct_ops.link", Type::Struct) if names[target as usize] == "sched_ext_ops" => {
@@ -291,26 +310,44 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_builtin_scheduler_offers_its_documented_params() {
-        let simple = crate::builtin("simple").unwrap();
-        let info = inspect(simple.object).unwrap();
-        for p in simple.params {
-            let found = info.params.get(p.name).unwrap_or_else(|| panic!("{} not in {info:?}", p.name));
-            assert_eq!(found.size, p.kind.width(), "{}", p.name);
-            assert_eq!(found.boolean, p.kind == crate::ParamKind::Bool, "{}", p.name);
+    fn the_builtin_schedulers_offer_their_documented_params() {
+        for builtin in crate::builtins() {
+            let info = inspect(builtin.object).unwrap();
+            for p in builtin.params {
+                let found = info.params.get(p.name).unwrap_or_else(|| panic!("{} not in {info:?}", p.name));
+                assert_eq!(found.size, p.kind.width(), "{}", p.name);
+                assert_eq!(found.boolean, p.kind == crate::ParamKind::Bool, "{}", p.name);
+                let list = match p.kind {
+                    crate::ParamKind::List(kind) => Some(kind),
+                    _ => None,
+                };
+                assert_eq!(found.list, list, "{}", p.name);
+            }
+            assert_eq!(info.params.len(), builtin.params.len(), "{}: every parameter is documented", builtin.name);
+            let ops = format!("{}_ops", builtin.name);
+            assert_eq!(info.sched_ext_ops, vec![(".struct_ops.link".to_owned(), ops)]);
         }
-        assert_eq!(info.sched_ext_ops, vec![(".struct_ops.link".to_owned(), "simple_ops".to_owned())]);
+    }
+
+    #[test]
+    fn list_params_are_recognised_by_their_struct() {
+        let info = inspect(crate::builtin("serve").unwrap().object).unwrap();
+        assert_eq!(info.params["serving_cpus"].list, Some(ListKind::CpuMask));
+        assert_eq!(info.params["serving_cpus"].size, 128);
+        assert_eq!(info.params["serving_cgroups"].list, Some(ListKind::CgroupIds));
+        assert_eq!(info.params["serving_comms"].list, Some(ListKind::CommPrefixes));
+        assert_eq!(info.params["batch_slice_ns"].list, None);
     }
 
     #[test]
     fn the_ejector_has_its_delay() {
         let info = inspect(crate::testing::EJECTOR).unwrap();
-        assert_eq!(info.params["eject_after_ns"], RodataParam { size: 8, signed: false, boolean: false });
+        assert_eq!(info.params["eject_after_ns"], RodataParam { size: 8, signed: false, boolean: false, list: None });
     }
 
     #[test]
     fn ranges_follow_the_type() {
-        let p = |size, signed, boolean| RodataParam { size, signed, boolean }.range();
+        let p = |size, signed, boolean| RodataParam { size, signed, boolean, list: None }.range();
         assert_eq!(p(1, false, false), (0, 255));
         assert_eq!(p(4, true, false), (-(1 << 31), (1 << 31) - 1));
         assert_eq!(p(8, false, false), (0, u64::MAX as i128));

@@ -196,6 +196,11 @@ pub struct StatusArgs {
     /// How long each host measures wake-up latency for its report (`0s` turns it off; at most 1m).
     #[arg(long, default_value = "1s", value_parser = parse_latency_window)]
     pub latency_window: std::time::Duration,
+
+    /// Measure wake-up latency only for tasks of this cgroup v2 (and below): a path relative to
+    /// the cgroup2 root (`/serving`, `system.slice/vllm.service`) or under its mount point.
+    #[arg(long, value_name = "PATH")]
+    pub cgroup: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]

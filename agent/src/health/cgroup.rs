@@ -42,7 +42,7 @@ pub fn resolve(path: &str) -> Result<CgroupFilter, String> {
 
 /// The directory is on a cgroup2 file system (a path can look like one and
 /// be a v1 hierarchy mounted below it).
-fn is_cgroup2(dir: &Path) -> bool {
+pub fn is_cgroup2(dir: &Path) -> bool {
     use std::os::unix::ffi::OsStrExt;
     const CGROUP2_SUPER_MAGIC: i64 = 0x6367_7270;
     let Ok(c_path) = std::ffi::CString::new(dir.as_os_str().as_bytes()) else { return false };

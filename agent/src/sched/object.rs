@@ -15,6 +15,7 @@ use std::time::Instant;
 use libbpf_rs::btf::types::{DataSec, Int, IntEncoding, MemberAttr, Struct, Var};
 use libbpf_rs::btf::{BtfKind, ReferencesType};
 use libbpf_rs::{AsRawLibbpf, Btf, Link, MapCore, ObjectBuilder, OpenObject};
+use schedfleet_bpf::param::ListKind;
 use schedfleet_proto::ErrorKind;
 
 use super::libbpf_log;
@@ -27,6 +28,8 @@ struct ParamSlot {
     size: usize,
     signed: bool,
     boolean: bool,
+    /// A list parameter (a struct of `params.h`), encoded by `param`.
+    list: Option<ListKind>,
 }
 
 /// An opened object whose struct_ops map and parameters are known and set.
@@ -122,7 +125,8 @@ fn find_sched_ext_ops(btf: &Btf<'_>) -> Result<(String, usize)> {
     Ok((map_name, bits as usize / 8))
 }
 
-/// The integer and boolean variables of `.rodata`, by name.
+/// The integer and boolean variables of `.rodata`, and its list
+/// parameters (structs of `params.h`, known by their BTF name), by name.
 fn rodata_slots(btf: &Btf<'_>) -> BTreeMap<String, ParamSlot> {
     let mut slots = BTreeMap::new();
     let Some(sec) = btf.type_by_name::<DataSec<'_>>(".rodata") else { return slots };
@@ -130,6 +134,22 @@ fn rodata_slots(btf: &Btf<'_>) -> BTreeMap<String, ParamSlot> {
         let Some(var) = btf.type_by_id::<Var<'_>>(info.ty) else { continue };
         let Some(name) = var.name() else { continue };
         let ty = var.referenced_type().skip_mods_and_typedefs();
+        if ty.kind() == BtfKind::Struct {
+            let kind = ty.name().and_then(|n| ListKind::from_struct_name(&n.to_string_lossy()));
+            if let Some(kind) = kind {
+                slots.insert(
+                    name.to_string_lossy().into_owned(),
+                    ParamSlot {
+                        offset: info.offset as usize,
+                        size: info.size,
+                        signed: false,
+                        boolean: false,
+                        list: Some(kind),
+                    },
+                );
+            }
+            continue;
+        }
         let (signed, boolean) = match Int::try_from(ty) {
             Ok(int) => (matches!(int.encoding, IntEncoding::Signed), matches!(int.encoding, IntEncoding::Bool)),
             Err(t) if t.is_any_enum() => (false, false),
@@ -138,7 +158,7 @@ fn rodata_slots(btf: &Btf<'_>) -> BTreeMap<String, ParamSlot> {
         if matches!(info.size, 1 | 2 | 4 | 8) {
             slots.insert(
                 name.to_string_lossy().into_owned(),
-                ParamSlot { offset: info.offset as usize, size: info.size, signed, boolean },
+                ParamSlot { offset: info.offset as usize, size: info.size, signed, boolean, list: None },
             );
         }
     }
@@ -183,6 +203,9 @@ fn set_params(
 /// Encodes `value` as the little-endian bytes of the variable's type,
 /// refusing anything that does not fit exactly.
 fn encode(name: &str, value: &str, slot: &ParamSlot) -> Result<Vec<u8>> {
+    if let Some(kind) = slot.list {
+        return super::param::encode(name, value, kind, slot.size);
+    }
     let bad = |why: &str| Failure::new(ErrorKind::BadParam, format!("parameter `{name}` = `{value}`: {why}"));
     let bits = slot.size as u32 * 8;
     let as_i128: i128 = if slot.boolean {
@@ -249,7 +272,7 @@ mod tests {
     use super::*;
 
     fn slot(size: usize, signed: bool, boolean: bool) -> ParamSlot {
-        ParamSlot { offset: 0, size, signed, boolean }
+        ParamSlot { offset: 0, size, signed, boolean, list: None }
     }
 
     #[test]
@@ -277,6 +300,7 @@ mod tests {
     fn the_controllers_reading_of_parameters_is_libbpfs() {
         let objects = [
             schedfleet_bpf::builtin("simple").unwrap().object,
+            schedfleet_bpf::builtin("serve").unwrap().object,
             schedfleet_bpf::testing::EJECTOR,
             schedfleet_bpf::testing::BROKEN_VERIFIER,
             schedfleet_bpf::probes::WAKELAT,
@@ -286,12 +310,13 @@ mod tests {
             let open = ObjectBuilder::default().open_memory(bytes).unwrap();
             // SAFETY: the pointer comes from a live OpenObject that outlives `btf`.
             let btf = Btf::from_bpf_object(unsafe { open.as_libbpf_object().as_ref() }).unwrap().unwrap();
-            let ours: Vec<_> = rodata_slots(&btf).into_iter().map(|(n, s)| (n, s.size, s.signed, s.boolean)).collect();
+            let ours: Vec<_> =
+                rodata_slots(&btf).into_iter().map(|(n, s)| (n, s.size, s.signed, s.boolean, s.list)).collect();
             let theirs: Vec<_> = schedfleet_bpf::object::inspect(bytes)
                 .unwrap()
                 .params
                 .into_iter()
-                .map(|(n, p)| (n, p.size, p.signed, p.boolean))
+                .map(|(n, p)| (n, p.size, p.signed, p.boolean, p.list))
                 .collect();
             assert_eq!(ours, theirs);
             compared += ours.len();

@@ -49,6 +49,9 @@
 #ifndef EINVAL
 #define EINVAL 22
 #endif
+#ifndef ENOMEM
+#define ENOMEM 12
+#endif
 #ifndef ENOSYS
 #define ENOSYS 38
 #endif

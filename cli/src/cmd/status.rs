@@ -14,8 +14,11 @@ pub fn run(args: StatusArgs) -> Result<u8> {
     let desired = super::load_desired(&args.repo, args.hosts.limit.as_deref())?;
     let hosts: Vec<_> = desired.hosts.iter().map(|s| &s.host).collect();
     let probes = desired.fleet.health.probes_json();
-    let status =
-        StatusRequest { latency_window_ms: args.latency_window.as_millis() as u64, cgroup: None, probes_json: probes };
+    let status = StatusRequest {
+        latency_window_ms: args.latency_window.as_millis() as u64,
+        cgroup: args.cgroup.clone(),
+        probes_json: probes,
+    };
     let opts = CollectOptions { status, ..CollectOptions::default() };
     let answers = super::on_hosts(&desired, args.hosts.parallel, super::apply::CONNECT_TIMEOUT, async |pool| {
         collect::collect(pool, &hosts, &opts).await

@@ -179,6 +179,11 @@ pub struct LatencyGate {
     /// When a shift counts as a regression (Mann-Whitney U, effect size, p99 tolerance).
     #[serde(default)]
     pub policy: crate::health::CanaryPolicy,
+    /// Measure only the tasks of this cgroup v2 (and below), e.g. the serving
+    /// cgroup of an inference host: a path relative to the cgroup2 root
+    /// (`/serving`) or under its mount point. Every host must have it.
+    #[serde(default)]
+    pub cgroup: Option<String>,
 }
 
 fn default_latency_window() -> Span {
@@ -306,6 +311,21 @@ impl FleetFile {
                         Span(std::time::Duration::from_millis(LATENCY_WINDOW_MS.max))
                     ),
                 ));
+            }
+            if let Some(cgroup) = &l.cgroup {
+                let one = schedfleet_bpf::param::parse_cgroup_paths(cgroup).and_then(|paths| {
+                    if paths.len() == 1 {
+                        Ok(())
+                    } else {
+                        Err("name exactly one cgroup".into())
+                    }
+                });
+                if let Err(why) = one {
+                    return Err((
+                        vec![Key("health"), Key("latency"), Key("cgroup")],
+                        format!("`health.latency.cgroup` `{}`: {why}", cgroup.escape_debug()),
+                    ));
+                }
             }
         }
         let mut names = std::collections::BTreeSet::new();

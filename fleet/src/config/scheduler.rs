@@ -6,6 +6,10 @@
 //! # source: object:bpf/my_sched.bpf.o   # a BPF object committed in the repo
 //! params:
 //!   slice_ns: { type: u64, default: 5000000, min: 100000, max: 100000000 }
+//!   # list parameters, written as text (bpf/include/schedfleet/params.h):
+//!   # serving_cpus: { type: cpu_list }        "0-3,8"
+//!   # serving_cgroups: { type: cgroup_paths } "/serving,system.slice/vllm.service"
+//!   # serving_comms: { type: comm_prefixes }  "python,tokenize"
 //! kernels: ">=7.2"                  # optional: the kernel releases it supports
 //! ```
 
@@ -15,6 +19,8 @@ use schemars::JsonSchema;
 use serde::Deserialize;
 
 use anyhow::Context;
+
+use schedfleet_bpf::param::ListKind;
 
 use super::yaml::{Origin, Scalar};
 use crate::artifact::Artifact;
@@ -60,6 +66,16 @@ pub struct ParamDecl {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ParamType {
+    /// A CPU list (`"0-3,8"`); the agent refuses CPUs the host does not have
+    /// online. The object's variable is a `struct sf_cpumask`.
+    CpuList,
+    /// Comma-separated cgroup v2 paths (`"/serving"`); the agent resolves
+    /// each to its cgroup id and refuses a path missing on the host. The
+    /// object's variable is a `struct sf_cgroup_ids`.
+    CgroupPaths,
+    /// Comma-separated command-name prefixes (`"python,tokenize"`), 1 to 15
+    /// bytes each. The object's variable is a `struct sf_comm_prefixes`.
+    CommPrefixes,
     Bool,
     U8,
     U16,
@@ -212,6 +228,23 @@ impl SchedulerFile {
                     ),
                 ));
             };
+            if decl.kind.list().is_some() || var.list.is_some() {
+                if decl.kind.list() == var.list {
+                    continue;
+                }
+                let what = match var.list {
+                    Some(kind) => format!("a `{}` (declare it `type: {kind}`)", kind.struct_name()),
+                    None => "an integer or bool".to_owned(),
+                };
+                return Err((
+                    Some(name),
+                    format!(
+                        "parameter `{name}` is declared `{}`, but in object `{object}` it is {what}; \
+                         the agent would refuse it",
+                        decl.kind.as_str()
+                    ),
+                ));
+            }
             let (lo, hi) = var.range();
             let what = if var.boolean {
                 "a bool".to_owned()
@@ -245,6 +278,7 @@ impl ParamDecl {
     pub fn typed(&self, rendered: &str) -> Scalar {
         let t = rendered.trim();
         match self.kind {
+            ParamType::CpuList | ParamType::CgroupPaths | ParamType::CommPrefixes => Scalar::Str(t.to_owned()),
             ParamType::Bool => match t {
                 "true" | "True" => Scalar::Bool(true),
                 "false" | "False" => Scalar::Bool(false),
@@ -261,6 +295,9 @@ impl ParamDecl {
     /// What a value must be, in words, without any value: for errors about
     /// a value that is not shown.
     pub fn expected(&self) -> String {
+        if let Some(kind) = self.kind.list() {
+            return kind.expected().to_owned();
+        }
         match self.range() {
             None => "true or false".to_owned(),
             Some((lo, hi)) => format!("an integer of type `{}` within {lo}..={hi}", self.kind.as_str()),
@@ -271,7 +308,7 @@ impl ParamDecl {
     /// `None` for bool.
     fn range(&self) -> Option<(i128, i128)> {
         let (lo, hi): (i128, i128) = match self.kind {
-            ParamType::Bool => return None,
+            ParamType::Bool | ParamType::CpuList | ParamType::CgroupPaths | ParamType::CommPrefixes => return None,
             ParamType::U8 => (0, u8::MAX.into()),
             ParamType::U16 => (0, u16::MAX.into()),
             ParamType::U32 => (0, u32::MAX.into()),
@@ -287,9 +324,10 @@ impl ParamDecl {
     /// Checks that `min` and `max` leave some value of the type allowed.
     pub fn check_bounds(&self, name: &str) -> Result<(), String> {
         match self.range() {
-            None if self.min.is_some() || self.max.is_some() => {
-                Err(format!("parameter `{name}` is a bool: `min` and `max` do not apply; remove them"))
-            }
+            None if self.min.is_some() || self.max.is_some() => Err(format!(
+                "parameter `{name}` is a `{}`: `min` and `max` do not apply; remove them",
+                self.kind.as_str()
+            )),
             Some((lo, hi)) if lo > hi => Err(format!(
                 "parameter `{name}`: `min` and `max` leave no value of type `{}` allowed ({lo} > {hi}); fix them",
                 self.kind.as_str()
@@ -301,6 +339,20 @@ impl ParamDecl {
     /// Checks `value` against the declaration and returns the string the
     /// agent is given.
     pub fn check(&self, name: &str, value: &Scalar) -> Result<String, String> {
+        if let Some(kind) = self.kind.list() {
+            // YAML reads `serving_cpus: 3` as a number; it is also a list.
+            let text = match value {
+                Scalar::Str(text) => text.clone(),
+                Scalar::Int(_) | Scalar::UInt(_) => value.to_string(),
+                Scalar::Bool(_) => {
+                    return Err(format!("parameter `{name}` must be a string: {}, not `{value}`", kind.expected()))
+                }
+            };
+            kind.check_syntax(&text).map_err(|why| {
+                format!("parameter `{name}` = `{}`: {why}; expected {}", text.escape_debug(), kind.expected())
+            })?;
+            return Ok(text.trim().to_owned());
+        }
         let Some((lo, hi)) = self.range() else {
             return match value {
                 Scalar::Bool(b) => Ok(b.to_string()),
@@ -323,8 +375,21 @@ impl ParamDecl {
 
 impl ParamType {
     /// The name as written in scheduler files.
+    /// The list kind of a list type (`cpu_list`, `cgroup_paths`, `comm_prefixes`).
+    pub fn list(self) -> Option<ListKind> {
+        match self {
+            ParamType::CpuList => Some(ListKind::CpuMask),
+            ParamType::CgroupPaths => Some(ListKind::CgroupIds),
+            ParamType::CommPrefixes => Some(ListKind::CommPrefixes),
+            _ => None,
+        }
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
+            ParamType::CpuList => "cpu_list",
+            ParamType::CgroupPaths => "cgroup_paths",
+            ParamType::CommPrefixes => "comm_prefixes",
             ParamType::Bool => "bool",
             ParamType::U8 => "u8",
             ParamType::U16 => "u16",
@@ -358,6 +423,40 @@ mod tests {
         assert_eq!(decl(ParamType::Bool, None, None).check("b", &Scalar::Bool(true)).unwrap(), "true");
         assert!(decl(ParamType::Bool, None, None).check("b", &Scalar::Int(1)).is_err());
         assert!(d.check("s", &Scalar::Str("500".into())).unwrap_err().contains("the string `\"500\"`"));
+    }
+
+    #[test]
+    fn list_params_are_strings_checked_for_syntax() {
+        let cpus = decl(ParamType::CpuList, None, None);
+        assert_eq!(cpus.check("c", &Scalar::Str(" 0-3,8 ".into())).unwrap(), "0-3,8");
+        assert_eq!(cpus.check("c", &Scalar::Str("".into())).unwrap(), "");
+        let err = cpus.check("c", &Scalar::Str("3-1".into())).unwrap_err();
+        assert!(err.starts_with("parameter `c` = `3-1`: range `3-1` runs backwards"), "{err}");
+        assert_eq!(cpus.check("c", &Scalar::Int(3)).unwrap(), "3");
+        assert!(cpus.check("c", &Scalar::Bool(true)).unwrap_err().contains("must be a string"));
+        assert_eq!(cpus.typed(" 4-7\n"), Scalar::Str("4-7".into()));
+        let cgroups = decl(ParamType::CgroupPaths, None, None);
+        assert!(cgroups.check("g", &Scalar::Str("/a/../b".into())).is_err());
+        let comms = decl(ParamType::CommPrefixes, None, None);
+        assert!(comms.check("n", &Scalar::Str("0123456789abcdef".into())).unwrap_err().contains("at most 15"));
+        assert!(decl(ParamType::CpuList, Some(0), None).check_bounds("c").unwrap_err().contains("cpu_list"));
+    }
+
+    #[test]
+    fn list_declarations_must_match_the_objects_struct() {
+        let serve = schedfleet_bpf::builtin("serve").unwrap().object;
+        let file = |params: &str| -> SchedulerFile {
+            serde_saphyr::from_str(&format!("source: builtin:serve\nparams:\n{params}")).unwrap()
+        };
+        let ok = file("  serving_cpus: { type: cpu_list }\n  serving_cgroups: { type: cgroup_paths }\n  serving_comms: { type: comm_prefixes }\n  batch_slice_ns: { type: u64 }\n");
+        assert!(ok.check_object("builtin:serve", serve).is_ok());
+        let wrong = file("  serving_cpus: { type: u64 }\n");
+        let (param, err) = wrong.check_object("builtin:serve", serve).unwrap_err();
+        assert_eq!(param, Some("serving_cpus"));
+        assert!(err.contains("a `sf_cpumask` (declare it `type: cpu_list`)"), "{err}");
+        let wrong = file("  batch_slice_ns: { type: cpu_list }\n");
+        let (_, err) = wrong.check_object("builtin:serve", serve).unwrap_err();
+        assert!(err.contains("an integer or bool"), "{err}");
     }
 
     #[test]

@@ -90,7 +90,13 @@ pub async fn start(
             rendered: std::sync::Arc::new(rendered),
         },
         collect: CollectOptions {
-            status: schedfleet_proto::StatusRequest { probes_json, ..Default::default() },
+            status: schedfleet_proto::StatusRequest {
+                probes_json,
+                // The latency gate's cgroup: every look of the bake measures
+                // the same tasks as the baseline before activation.
+                cgroup: desired.fleet.health.latency.as_ref().and_then(|l| l.cgroup.clone()),
+                ..Default::default()
+            },
             ..CollectOptions::default()
         },
         owner,
