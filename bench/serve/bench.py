@@ -133,7 +133,7 @@ def find_scheduler_file(name):
     """The scheduler file of `name` that this checkout ships, or None."""
     candidates = {
         "simple": ["examples/quickstart/schedulers/simple.yaml"],
-        "serve": ["examples/inference-serving/schedulers/serve.yaml"],
+        "serve": ["examples/inference-serving/schedulers/serve.yaml", "bench/serve/schedulers/serve.yaml"],
         "scx_bpfland": ["examples/scx-bpfland/schedulers/scx_bpfland.yaml",
                         "examples/upstream-scx/schedulers/scx_bpfland.yaml"],
     }[name]
