@@ -34,7 +34,7 @@ use serving::ServingConfig;
 use sys::{system_context_switches, SchedExtState};
 
 const USAGE: &str = "usage: schedfleet-loadgen [run] [--duration 20s] [--workers 4] [--rate 200] [--request-us 300]
-                          [--feeders 2] [--feed-period-us 2000] [--feed-us 100] [--hogs N (CPUs)]
+                          [--feeders 2] [--feed-period-us 10000] [--feed-us 200] [--hogs N (CPUs)]
                           [--burst-threads 2] [--burst-ms 20] [--burst-idle-ms 30] [--unit-us 1000]
                           [--iters-per-us X (calibrated when absent)] [--seed 1]
                           [--cgroup-root /sys/fs/cgroup/schedfleet-loadgen | none]
@@ -122,8 +122,8 @@ impl RunOptions {
             rate_per_s: 200.0,
             request_us: 300.0,
             feeders: 2,
-            feed_period_us: 2000.0,
-            feed_us: 100.0,
+            feed_period_us: 10_000.0,
+            feed_us: 200.0,
             hogs: cpus,
             burst_threads: 2,
             burst_ms: 20.0,
