@@ -134,13 +134,28 @@ def find_scheduler_file(name):
     candidates = {
         "simple": ["examples/quickstart/schedulers/simple.yaml"],
         "serve": ["examples/inference-serving/schedulers/serve.yaml", "bench/serve/schedulers/serve.yaml"],
-        "scx_bpfland": ["examples/scx-bpfland/schedulers/scx_bpfland.yaml",
-                        "examples/upstream-scx/schedulers/scx_bpfland.yaml"],
+        "scx_bpfland": ["examples/upstream-scx/schedulers/bpfland.yaml"],
     }[name]
     for c in candidates:
         if os.path.exists(os.path.join(ROOT, c)):
             return os.path.join(ROOT, c)
     return None
+
+
+def missing_binary(scheduler_file):
+    """For an upstream binary kept on this machine (`binary: controller:`),
+    why it cannot be pushed; None when it is there (or not such a file)."""
+    for line in open(scheduler_file):
+        key, _, value = line.strip().partition(":")
+        if key == "controller" and value.strip():
+            path = os.path.expanduser(value.split("#")[0].strip().strip("'\""))
+            if not os.path.isfile(path):
+                return f"its binary `{path}` is not built here (`lab/setup.sh scx` builds it)"
+    return None
+
+
+class Unavailable(Exception):
+    pass
 
 
 def put_in_place(lab, repo, sf, name):
@@ -152,8 +167,12 @@ def put_in_place(lab, repo, sf, name):
     t = time.time()
     p = run(argv, check=False, env=repo.env, timeout=600)
     if p.returncode != 0:
-        raise SystemExit(f"bench/serve: putting {name} in place failed (exit {p.returncode}):\n"
-                         + p.stderr.decode(errors="replace"))
+        err = p.stderr.decode(errors="replace")
+        if name == "scx_bpfland":
+            # Upstream binaries are new to schedfleet: say so, measure the rest.
+            lines = [l for l in err.splitlines() if l.strip()]
+            raise Unavailable(f"`schedfleet apply` exited {p.returncode}: " + (lines[-1] if lines else ""))
+        raise SystemExit(f"bench/serve: putting {name} in place failed (exit {p.returncode}):\n" + err)
     state, ops = kernel_state(lab)
     want_ok = state == "disabled" if name == "eevdf" else (state == "enabled" and ops.startswith(OPS_PREFIX[name]))
     if not want_ok:
@@ -307,6 +326,10 @@ def main():
                        "simple": "examples/quickstart/schedulers/simple.yaml is missing"}[name]
                 unavailable[name] = why
                 continue
+            why = missing_binary(f)
+            if why:
+                unavailable[name] = why
+                continue
             params = {"serving_cgroups": SERVING_CGROUP} if name == "serve" else {}
             repo.add(name, f, params)
         unavailable.update(repo.unavailable)
@@ -343,14 +366,22 @@ def main():
                 k = rnd % len(measured)
                 order = measured[k:] + measured[:k]
                 for name in order:
+                    if name in unavailable:
+                        continue
                     log(f"round {rnd + 1}/{a.rounds}: {name} ({duration})")
-                    r = measure(lab, repo, sf, name, load_args)
+                    try:
+                        r = measure(lab, repo, sf, name, load_args)
+                    except Unavailable as e:
+                        unavailable[name] = str(e)
+                        log(f"{name}: not available ({e})")
+                        runs = [r for r in runs if r["bench"]["scheduler"] != name]
+                        continue
                     r["bench"]["round"] = rnd + 1
                     runs.append(r)
                     m = metrics(r)
                     log(f"  wake p99 {fmt(m['wake_p99_us'])} us, req p99 {fmt(m['req_p99_us'])} us, "
                         f"batch {fmt(m['batch_units_per_s'])}/s, ejections {m['ejections']}")
-        summary = summarise(runs, measured)
+        summary = summarise(runs, [m for m in measured if m not in unavailable])
         result = {
             "benchmark": "serve", "command": a.command, "utc": stamp, "vm_cpus": a.cpus,
             "rounds": a.rounds, "duration": duration, "soak": bool(a.soak),
