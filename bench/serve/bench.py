@@ -257,10 +257,28 @@ def summarise(runs, measured):
             if not base or not base.get(k) or med.get(k) is None:
                 return None
             return med[k] / base[k]
+        # The same ratios round by round (each against the EEVDF run of its
+        # own round), to show how far the medians can be trusted.
+        med["round_ratios"] = round_ratios(runs, name)
         med["ratio_wake_p99"] = ratio("wake_p99_us")
         med["ratio_req_p99"] = ratio("req_p99_us")
         med["ratio_batch"] = ratio("batch_units_per_s")
     return summary
+
+
+def round_ratios(runs, name):
+    out = []
+    rounds = sorted({r["bench"].get("round", 1) for r in runs})
+    for rnd in rounds:
+        mine = [metrics(r) for r in runs if r["bench"]["scheduler"] == name and r["bench"].get("round", 1) == rnd]
+        base = [metrics(r) for r in runs if r["bench"]["scheduler"] == "eevdf" and r["bench"].get("round", 1) == rnd]
+        if not mine or not base:
+            continue
+        m, b = mine[0], base[0]
+        div = lambda k: (m[k] / b[k]) if m[k] is not None and b[k] else None
+        out.append({"round": rnd, "wake_p99": div("wake_p99_us"), "req_p99": div("req_p99_us"),
+                    "batch": div("batch_units_per_s")})
+    return out
 
 
 def fmt(v, digits=0):
@@ -396,6 +414,12 @@ def main():
         print(f"serve benchmark: 1 VM, {a.cpus} vCPUs (TCG), {a.rounds} round(s) of {duration} per scheduler, "
               f"rotating order; medians; ratios against eevdf of this run; latencies in us, batch in work units/s")
         print(table(summary))
+        for name, m in summary.items():
+            if name != "eevdf" and len(m["round_ratios"]) > 1:
+                rr = m["round_ratios"]
+                print(f"{name}/eevdf by round: wake p99 " + " ".join(fmt(x["wake_p99"], 2) for x in rr)
+                      + ", req p99 " + " ".join(fmt(x["req_p99"], 2) for x in rr)
+                      + ", batch " + " ".join(fmt(x["batch"], 2) for x in rr))
         for name, why in unavailable.items():
             print(f"{name}: not available ({why})")
         print(f"JSON: {os.path.relpath(out, ROOT) if out.startswith(ROOT) else out}")
