@@ -5,11 +5,13 @@
 //! by the agent's wake-up latency probe with its cgroup filter; and bad
 //! parameters (CPUs the host lacks, a cgroup it does not have, a slice out
 //! of range) are refused with a message that names them while the previous
-//! scheduler keeps running, checked over plain ssh.
+//! scheduler keeps running, checked over plain ssh. The slice is refused
+//! twice over: by the controller, which knows the builtin's bounds, and by
+//! the scheduler's own `ops.init` when the object is loaded by hand.
 
 use crate::support::lab::TestLab;
 use crate::support::repo::ConfigRepo;
-use crate::support::{json, run, stderr, stdout, SshHost};
+use crate::support::{agent_binary, json, run, sha256_hex, stderr, stdout, SshHost};
 
 /// The scheduler file: list parameters typed, `batch_slice_ns` left without
 /// bounds so that an out-of-range value reaches the scheduler's own check.
@@ -146,17 +148,37 @@ fn serve_serves_its_cgroup_first_and_refuses_bad_params_on_lab() {
         assert_eq!(enable_seq(h), seq, "nothing was loaded");
     }
 
-    // A slice out of range is refused by the scheduler itself (ops.init,
-    // in the kernel); the agent puts the previous scheduler back.
+    // A slice out of range: the controller knows the builtin's bounds
+    // (bpf/schedulers/serve/intf.h), so apply refuses it before any host
+    // is touched, even though the scheduler file declares none.
     repo.write("fleet.yaml", fleet("serving_cgroups: /serving, batch_slice_ns: 50"));
     repo.commit("slice out of range");
     let (code, text) = apply(&lab, &repo);
-    assert_eq!(code, Some(4), "a host failed: {text}");
-    assert!(text.contains("batch_slice_ns 50 ns is outside [100000, 100000000]"), "{text}");
+    assert_eq!(code, Some(2), "bad input, nothing touched: {text}");
+    assert!(text.contains("parameter `batch_slice_ns` = 50 is outside 100000..=100000000"), "{text}");
+    assert_eq!(h.sched_ext(), ("enabled".to_owned(), "serve".to_owned()), "the previous scheduler runs");
+    assert_eq!(enable_seq(h), seq, "nothing was loaded");
+
+    // Loaded by other means (here the agent by hand), the object refuses
+    // the same value itself in ops.init, and the agent puts the previous
+    // scheduler back.
+    let store = schedfleet_proto::STORE_DIR;
+    let agent = format!("{store}/{}", sha256_hex(&std::fs::read(agent_binary()).unwrap()));
+    let serve = schedfleet_bpf::builtin("serve").unwrap().object;
+    let object = format!("{store}/{}", sha256_hex(serve));
+    let (ok, reply) = h.agent(
+        &agent,
+        &["activate", &object, "--sha256", &sha256_hex(serve), "--param", "batch_slice_ns=50", "--replace"],
+    );
+    assert!(!ok, "{reply}");
+    let message = reply["error"]["message"].as_str().unwrap_or_default();
+    assert!(message.contains("batch_slice_ns 50 ns is outside [100000, 100000000]"), "{reply}");
     assert_eq!(h.sched_ext(), ("enabled".to_owned(), "serve".to_owned()), "the previous scheduler runs again");
+    repo.write("fleet.yaml", fleet(GOOD));
+    repo.commit("the good parameters again");
     let report = run(lab.cmd().arg("status").arg("--repo").arg(repo.path()).args(["--json", "--latency-window", "0s"]));
     let active = &json(&report)[0]["status"]["active"];
-    assert_eq!(active["params"]["serving_cpus"], "1", "the previous parameters: {active}");
+    assert_eq!(active["params"]["serving_cpus"], "1", "with its parameters: {active}");
 }
 
 #[test]
