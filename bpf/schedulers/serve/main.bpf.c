@@ -220,6 +220,14 @@ static struct task_ctx *classify(struct task_struct *p)
 	return tctx;
 }
 
+/* The class @p had when it was last classified (batch when unknown). */
+static __always_inline bool task_is_serving(struct task_struct *p)
+{
+	struct task_ctx *tctx = bpf_task_storage_get(&task_ctxs, p, 0, 0);
+
+	return tctx && tctx->serving;
+}
+
 /*
  * Claims an idle serving CPU that @p may run on: @prev_cpu first (its cache
  * is warm), then the others in order. Negative when none is idle.
@@ -399,6 +407,17 @@ void BPF_STRUCT_OPS(serve_dispatch, s32 cpu, struct task_struct *prev)
 	}
 	if (sf_dsq_move_to_local(SERVE_DSQ_SERVING))
 		return;
+	/*
+	 * The kernel calls ops.dispatch before it re-queues a @prev whose
+	 * slice ran out, so a CPU-bound serving task is not in the serving
+	 * queue yet: without this, every end of its slice would hand the CPU
+	 * to a batch task. Give it another serving slice instead; the kernel
+	 * keeps running it when nothing was dispatched.
+	 */
+	if (prev && (prev->scx.flags & SCX_TASK_QUEUED) && task_is_serving(prev)) {
+		sf_task_set_slice(prev, serving_slice_ns);
+		return;
+	}
 	sf_dsq_move_to_local(SERVE_DSQ_BATCH);
 }
 

@@ -7,7 +7,9 @@
 //! of range) are refused with a message that names them while the previous
 //! scheduler keeps running, checked over plain ssh. The slice is refused
 //! twice over: by the controller, which knows the builtin's bounds, and by
-//! the scheduler's own `ops.init` when the object is loaded by hand.
+//! the scheduler's own `ops.init` when the object is loaded by hand. With
+//! serving tasks saturating every CPU for longer than the kernel's stall
+//! watchdog, batch tasks still run and nothing ejects the scheduler.
 
 use crate::support::lab::TestLab;
 use crate::support::repo::ConfigRepo;
@@ -181,8 +183,18 @@ fn serve_serves_its_cgroup_first_and_refuses_bad_params_on_lab() {
     assert_eq!(active["params"]["serving_cpus"], "1", "with its parameters: {active}");
 }
 
+/// CPU time (user + system, in clock ticks) of process `pid` on the host.
+fn cpu_ticks(h: &SshHost, pid: &str) -> u64 {
+    let stat = h.ssh_ok(&["cat", &format!("/proc/{pid}/stat")]);
+    // Fields after the command name, which is in parentheses and may hold spaces.
+    let after = stat.rsplit_once(") ").map(|(_, rest)| rest).unwrap_or_default();
+    let fields: Vec<&str> = after.split_whitespace().collect();
+    // utime and stime are fields 14 and 15 of stat(5), 12 and 13 here.
+    fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap()
+}
+
 #[test]
-fn serve_loads_and_stays_on_the_oldest_kernel() {
+fn serve_loads_and_bounds_batch_starvation_on_the_oldest_kernel() {
     let lab = TestLab::up_with_kernel(1, Some("oldest"));
     let repo = serve_repo();
     let h = lab.host("lab-1");
@@ -190,13 +202,33 @@ fn serve_loads_and_stays_on_the_oldest_kernel() {
     let (code, text) = apply(&lab, &repo);
     assert_eq!(code, Some(0), "{text}");
     assert_eq!(h.sched_ext(), ("enabled".to_owned(), "serve".to_owned()));
-    // Hogs and a serving sleeper for a while: the preemption and the
-    // starvation bound run, and nothing ejects the scheduler.
-    let mut pids: Vec<String> = (0..4).map(|_| in_cgroup(h, "hogs", "while :; do :; done")).collect();
-    pids.push(in_cgroup(h, "serving", "while :; do sleep 0.005; done"));
-    std::thread::sleep(std::time::Duration::from_secs(8));
+
+    // Serving tasks that never sleep, one per vCPU, saturate the host; two
+    // batch hogs would never run if serving always came first. The
+    // starvation bound (batch_max_wait_ns) must give them CPU time, and for
+    // longer than the kernel's stall watchdog (30 s) nothing may eject the
+    // scheduler.
+    let serving: Vec<String> = (0..2).map(|_| in_cgroup(h, "serving", "while :; do :; done")).collect();
+    let batch: Vec<String> = (0..2).map(|_| in_cgroup(h, "hogs", "while :; do :; done")).collect();
+    let ticks = |pids: &[String]| -> Vec<u64> { pids.iter().map(|pid| cpu_ticks(h, pid)).collect() };
+    let (before, serving_before) = (ticks(&batch), ticks(&serving));
+    std::thread::sleep(std::time::Duration::from_secs(35));
+    let (after, serving_after) = (ticks(&batch), ticks(&serving));
     let mut kill = vec!["kill"];
-    kill.extend(pids.iter().map(String::as_str));
+    kill.extend(serving.iter().chain(&batch).map(String::as_str));
     h.ssh_ok(&kill);
-    assert_eq!(h.sched_ext(), ("enabled".to_owned(), "serve".to_owned()), "still running after the load");
+    eprintln!(
+        "35 s under 2 serving hogs: batch hogs' CPU ticks {before:?} -> {after:?}, serving hogs' {serving_before:?} -> {serving_after:?}"
+    );
+    assert_eq!(h.sched_ext(), ("enabled".to_owned(), "serve".to_owned()), "no ejection, no stall");
+    for (b, a) in before.iter().zip(&after) {
+        assert!(a > b, "every batch hog ran: {before:?} -> {after:?}");
+    }
+    // Serving comes first: the serving hogs got more CPU than the batch
+    // hogs (the bound gives batch a turn, not an equal share).
+    let delta = |a: &[u64], b: &[u64]| a.iter().zip(b).map(|(a, b)| a - b).sum::<u64>();
+    let (serving_cpu, batch_cpu) = (delta(&serving_after, &serving_before), delta(&after, &before));
+    assert!(serving_cpu > batch_cpu, "serving hogs {serving_cpu} ticks, batch hogs {batch_cpu} ticks");
+    let kernel_log = h.ssh_ok(&["dmesg"]);
+    assert!(!kernel_log.contains("runnable task stall"), "the stall watchdog never fired");
 }
