@@ -400,16 +400,6 @@ fn load_scheduler(repo: &ConfigRepo, name: &str, at: &Origin) -> Result<(Schedul
     })?;
     let mut decl: SchedulerFile = yaml::parse(&file, &bytes)?;
     let positions = Positions::new(&file, &bytes);
-    // A builtin knows the values its `ops.init` accepts: a declaration is
-    // narrowed to them, so a value the scheduler would refuse in the kernel
-    // is refused here, before any host is touched.
-    if let Ok(Source::Builtin(builtin)) = Source::parse(&positions.origin(&[Key("source")]), &decl.source) {
-        for param in schedfleet_bpf::builtin(&builtin).map(|b| b.params).unwrap_or_default() {
-            if let (Some(d), Some((lo, hi))) = (decl.params.get_mut(param.name), param.range) {
-                d.narrow(lo, hi);
-            }
-        }
-    }
     for (p, d) in &decl.params {
         let here = |step: Option<&str>| {
             let mut path = vec![Key("params"), Key(p)];
@@ -438,6 +428,27 @@ fn load_scheduler(repo: &ConfigRepo, name: &str, at: &Origin) -> Result<(Schedul
         };
         BadInput::new(format!("{at}: {why}"))
     })?;
+    // A builtin knows the values its `ops.init` accepts: a declaration is
+    // narrowed to them (after it was checked against the object as
+    // written), so a value the scheduler would refuse in the kernel is
+    // refused here, before any host is touched.
+    if let Ok(Source::Builtin(builtin)) = Source::parse(&source_at, &decl.source) {
+        for param in schedfleet_bpf::builtin(&builtin).map(|b| b.params).unwrap_or_default() {
+            if let (Some(d), Some((lo, hi))) = (decl.params.get_mut(param.name), param.range) {
+                d.narrow(lo, hi);
+                d.check_bounds(param.name).map_err(|why| {
+                    let at = positions.origin(&[Key("params"), Key(param.name)]);
+                    BadInput::new(format!("{at}: {why} (builtin `{builtin}` accepts {lo}..={hi})"))
+                })?;
+                if let Some(default) = &d.default {
+                    d.check(param.name, default).map_err(|why| {
+                        let at = positions.origin(&[Key("params"), Key(param.name), Key("default")]);
+                        BadInput::new(format!("{at}: default: {why} (builtin `{builtin}` accepts {lo}..={hi})"))
+                    })?;
+                }
+            }
+        }
+    }
     Ok((decl, artifact, kernels))
 }
 
