@@ -215,6 +215,9 @@ fn start(launch: &Launch, rec: &mut Record, first: bool) -> Started {
             Ok(())
         });
     }
+    // The kernel sets `enabled` (and the ops name) a moment before it
+    // counts the load in `enable_seq`: a start is up once both moved.
+    let seq_before = sched::kernel::read().map_or(0, |k| k.enable_seq);
     let started_mono_us = monotonic_ms() * 1000;
     let _ = output.write(
         format!("--- schedfleet: starting {} {:?} at {} ---\n", exe.display(), launch.spec.args, state::unix_now())
@@ -241,7 +244,10 @@ fn start(launch: &Launch, rec: &mut Record, first: bool) -> Started {
             return Started::Failed(exited(launch, pid, status, false, started_mono_us, None));
         }
         if let Ok(k) = sched::kernel::read() {
-            if k.state == "enabled" && k.ops.as_deref().is_some_and(|ops| launch.spec.ops_matches(ops)) {
+            if k.state == "enabled"
+                && k.enable_seq > seq_before
+                && k.ops.as_deref().is_some_and(|ops| launch.spec.ops_matches(ops))
+            {
                 log::info(&format!(
                     "`{}` enabled after {} ms (enable_seq {})",
                     k.ops.as_deref().unwrap_or(""),
