@@ -259,6 +259,13 @@ impl Launch {
                 _ => {}
             }
             if !process::is_agent(pid, VERB, Some(&self.artifact)) {
+                // Looked at once more after a moment, so that a transient
+                // read of `/proc` never fails an activation.
+                std::thread::sleep(Duration::from_millis(200));
+                if process::is_agent(pid, VERB, Some(&self.artifact)) {
+                    log::error(&format!("the supervisor (pid {pid}) looked gone for a moment"));
+                    continue;
+                }
                 // It may have written its last record just before leaving.
                 if let Some(rec) = record::load().filter(|r| r.supervised.supervisor_pid == pid) {
                     if rec.phase == Phase::Running {
