@@ -258,14 +258,7 @@ impl Launch {
                 }
                 _ => {}
             }
-            if !process::is_agent(pid, VERB, Some(&self.artifact)) {
-                // Looked at once more after a moment, so that a transient
-                // read of `/proc` never fails an activation.
-                std::thread::sleep(Duration::from_millis(200));
-                if process::is_agent(pid, VERB, Some(&self.artifact)) {
-                    log::error(&format!("the supervisor (pid {pid}) looked gone for a moment"));
-                    continue;
-                }
+            if !starting_or_alive(pid, &self.artifact) {
                 // It may have written its last record just before leaving.
                 if let Some(rec) = record::load().filter(|r| r.supervised.supervisor_pid == pid) {
                     if rec.phase == Phase::Running {
@@ -291,6 +284,24 @@ impl Launch {
             }
             std::thread::sleep(Duration::from_millis(20));
         }
+    }
+}
+
+/// Whether the supervisor just started at `pid` lives. Right after its
+/// `exec` its command line reads empty for a moment (the kernel closes the
+/// close-on-exec descriptors, which is when `spawn` returns, before it
+/// sets up the new program's arguments; seen under emulation), so a live
+/// process that is not a zombie and has no command line yet counts too.
+fn starting_or_alive(pid: u32, artifact: &str) -> bool {
+    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else { return false };
+    let state = stat.rsplit_once(')').and_then(|(_, rest)| rest.split_whitespace().next());
+    if matches!(state, Some("Z" | "X") | None) {
+        return false;
+    }
+    match std::fs::read(format!("/proc/{pid}/cmdline")) {
+        Ok(cmdline) if cmdline.is_empty() => true,
+        Ok(cmdline) => process::is_agent_cmdline(&cmdline, VERB, Some(artifact)),
+        Err(_) => false,
     }
 }
 
@@ -354,6 +365,13 @@ mod tests {
 
     fn installed(path: &Path, sha256: Option<&str>) -> BinaryOrigin {
         BinaryOrigin::Installed { path: path.to_string_lossy().into_owned(), sha256: sha256.map(Into::into) }
+    }
+
+    #[test]
+    fn a_live_process_is_starting_or_alive_only_as_our_supervisor() {
+        let me = std::process::id();
+        assert!(!starting_or_alive(me, &"a".repeat(64)), "this test is not a supervisor");
+        assert!(!starting_or_alive(u32::MAX, &"a".repeat(64)), "no such process");
     }
 
     #[test]

@@ -55,10 +55,15 @@ pub struct Supervise {
     pub ended: Phase,
 }
 
-pub fn run(artifact: &str) -> Result<Supervise> {
-    state::ensure_dir(&record::dir())?;
+/// Points stderr at the supervisor's log, with timestamps.
+pub fn log_to_own_file() {
+    let _ = state::ensure_dir(&record::dir());
     watchdog::log_to_own_file(&record::supervisor_log());
     log::with_timestamps();
+}
+
+pub fn run(artifact: &str) -> Result<Supervise> {
+    log::info(&format!("supervisor starts for `{artifact}`"));
     watchdog::block_stop_signals();
     sched::libbpf_log::install();
     let launch: Launch = record::read_json(&record::launch_path())?;
