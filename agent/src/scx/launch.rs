@@ -276,7 +276,8 @@ impl Launch {
                 ));
             }
             if started.elapsed() > limit {
-                stop_supervisor();
+                // By its pid: it may not have written a record yet.
+                process::stop_agent(pid, VERB, &self.artifact, SUPERVISOR_STOP_GRACE);
                 return Err(Failure::new(
                     ErrorKind::NotEnabled,
                     format!("the supervisor of `{name}` did not report within {} ms; stopped it", limit.as_millis()),

@@ -38,7 +38,7 @@ use super::logfile::{self, RotatingLog};
 use super::record::{self, Phase, Record};
 use super::restart::{Decision, RestartTracker};
 use crate::deadman::verdict::Reason;
-use crate::deadman::{fallback, watchdog};
+use crate::deadman::{fallback, transition, watchdog};
 use crate::error::{Failure, Result};
 use crate::{log, sched, state};
 
@@ -427,17 +427,8 @@ fn record_restart_in_state(launch: &Launch, rec: &Record) {
     let (Some(seq), Some(ops)) = (rec.enable_seq, rec.ops.clone()) else { return };
     let Some(_lock) = watchdog::lock_unless_stopped() else { return };
     let Ok(mut st) = state::load() else { return };
-    let ours = st.active.as_ref().is_some_and(|a| a.artifact == launch.artifact && a.binary.is_some());
-    if !ours {
+    if !transition::record_restart(&mut st, &launch.artifact, &ops, seq) {
         return;
-    }
-    if let Some(a) = st.active.as_mut() {
-        a.enable_seq = seq;
-        a.ops = ops.clone();
-    }
-    if let Some(p) = st.pending.as_mut().filter(|p| p.artifact == launch.artifact) {
-        p.enable_seq = seq;
-        p.ops = ops;
     }
     if let Err(e) = state::save(&st) {
         log::error(&format!("cannot record the restart in the state: {}", e.message));
