@@ -13,7 +13,9 @@
 //!    and the kernel seen on the new one; an unconfirmed binary whose
 //!    restart cap is exhausted falls back to `simple` with the cause, and
 //!    its `confirm` says reverted.
-//! 4. `rollback` from the binary to `simple` and back, then `deactivate`.
+//! 4. `rollback` from the binary to `simple` and back; a binary that never
+//!    comes up is stopped and the previous binary put back; an agent killed
+//!    right after a binary came up is undone by `recover`; `deactivate`.
 //!
 //! One test function: the steps share one lab VM and run in order.
 
@@ -344,6 +346,27 @@ fn the_agent_supervises_a_real_upstream_scheduler_on_the_lab() {
         "start-to-enabled under TCG, from the supervisor's log:\n{}",
         h.ssh_ok(&["grep", "'enabled after'", &format!("{}/scx/supervisor.log", schedfleet_proto::AGENT_ROOT)])
     );
+
+    // An agent killed right after the new binary came up (before it
+    // recorded anything): `recover` stops that binary's supervisor and
+    // starts the confirmed one again.
+    let spec2 = bpfland.spec(2, true);
+    let mut remote = vec!["env".to_owned(), "SCHEDFLEET_AGENT_FAULT=kill-after:attached".to_owned(), AGENT.to_owned()];
+    for arg in ["activate", &bpfland.path, "--sha256", &digest, "--binary", &spec2, "--replace"] {
+        remote.push(quoted(arg));
+    }
+    let out = h.ssh(&remote.iter().map(String::as_str).collect::<Vec<_>>());
+    assert!(!out.status.success() && out.stdout.is_empty(), "killed after `attached`: no reply");
+    let (ok, reply) = agent(h, &["recover"]);
+    assert!(ok, "{reply}");
+    assert!(
+        reply["result"]["recovered"]["reason"].as_str().unwrap().contains("was killed while it activated"),
+        "{reply}"
+    );
+    st = status(h);
+    assert!(st["kernel_agrees"].as_bool().unwrap() && st["supervised"]["phase"] == "running", "{st}");
+    assert_eq!(st["active"]["binary"]["restart"]["max"], 3, "the confirmed binary runs again: {st}");
+    assert_eq!(pids_named(h, "scx_bpfland").len(), 1, "one scheduler process");
 
     let (ok, reply) = agent(h, &["deactivate"]);
     assert!(ok, "{reply}");
