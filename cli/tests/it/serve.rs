@@ -217,6 +217,11 @@ fn serve_loads_and_bounds_batch_starvation_on_the_oldest_kernel() {
     let mut kill = vec!["kill"];
     kill.extend(serving.iter().chain(&batch).map(String::as_str));
     h.ssh_ok(&kill);
+    // The kernel's own words, should it have disabled the scheduler.
+    let kernel_log = h.ssh_ok(&["dmesg"]);
+    let said: Vec<&str> = kernel_log.lines().filter(|l| l.contains("sched_ext") || l.contains("stall")).collect();
+    let state = h.ssh_ok(&["cat", "/sys/kernel/sched_ext/state"]);
+    assert_eq!(state, "enabled", "no ejection, no stall; the kernel says: {said:#?}");
     eprintln!(
         "35 s under 2 serving hogs: batch hogs' CPU ticks {before:?} -> {after:?}, serving hogs' {serving_before:?} -> {serving_after:?}"
     );
@@ -229,6 +234,5 @@ fn serve_loads_and_bounds_batch_starvation_on_the_oldest_kernel() {
     let delta = |a: &[u64], b: &[u64]| a.iter().zip(b).map(|(a, b)| a - b).sum::<u64>();
     let (serving_cpu, batch_cpu) = (delta(&serving_after, &serving_before), delta(&after, &before));
     assert!(serving_cpu > batch_cpu, "serving hogs {serving_cpu} ticks, batch hogs {batch_cpu} ticks");
-    let kernel_log = h.ssh_ok(&["dmesg"]);
-    assert!(!kernel_log.contains("runnable task stall"), "the stall watchdog never fired");
+    assert!(!kernel_log.contains("runnable task stall"), "the stall watchdog never fired: {said:#?}");
 }
