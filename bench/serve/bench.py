@@ -402,7 +402,7 @@ def main():
         summary = summarise(runs, [m for m in measured if m not in unavailable])
         result = {
             "benchmark": "serve", "command": a.command, "utc": stamp, "vm_cpus": a.cpus,
-            "rounds": a.rounds, "duration": duration, "soak": bool(a.soak),
+            "rounds": 1 if a.soak else a.rounds, "duration": duration, "soak": bool(a.soak),
             "iters_per_us": calib, "loadgen_sha256": digest,
             "unavailable": unavailable, "summary": summary, "runs": runs,
         }
@@ -411,8 +411,12 @@ def main():
             json.dump(result, f, indent=1)
             f.write("\n")
 
-        print(f"serve benchmark: 1 VM, {a.cpus} vCPUs (TCG), {a.rounds} round(s) of {duration} per scheduler, "
-              f"rotating order; medians; ratios against eevdf of this run; latencies in us, batch in work units/s")
+        if a.soak:
+            print(f"serve soak: 1 VM, {a.cpus} vCPUs (TCG), serve under the load for {duration}; "
+                  f"latencies in us, batch in work units/s")
+        else:
+            print(f"serve benchmark: 1 VM, {a.cpus} vCPUs (TCG), {a.rounds} round(s) of {duration} per scheduler, "
+                  f"rotating order; medians; ratios against eevdf of this run; latencies in us, batch in work units/s")
         print(table(summary))
         for name, m in summary.items():
             if name != "eevdf" and len(m["round_ratios"]) > 1:
