@@ -114,12 +114,24 @@ async fn converge<T: Transport>(
     if let Some(owner) = &opts.lease_owner {
         agent.lease_acquire(owner, lease_ttl(opts)).await?;
     }
-    report.bytes_sent += ensure_artifact(&agent, &plan.artifact).await?;
+    // A binary's parameters are what its arguments were rendered from: the
+    // agent gets the arguments, never the parameters.
+    let (object, params, binary, takeover, push) = match &plan.binary {
+        None => (
+            format!("{STORE_DIR}/{}", plan.artifact.digest),
+            plan.params.clone().into_iter().collect(),
+            None,
+            false,
+            vec![plan.artifact.clone()],
+        ),
+        Some(b) => (b.path.clone(), Vec::new(), Some(b.spec.clone()), b.takeover, b.push.clone()),
+    };
+    report.bytes_sent += ensure_artifacts(&agent, &push).await?;
     let activated = agent
         .activate(ActivateRequest {
-            object: format!("{STORE_DIR}/{}", plan.artifact.digest),
+            object,
             sha256: plan.artifact.digest.to_string(),
-            params: plan.params.clone().into_iter().collect(),
+            params,
             commit: Some(commit.to_owned()),
             replace: true,
             confirm: opts.confirm.as_ref().map(|c| ConfirmRequest {
@@ -128,8 +140,8 @@ async fn converge<T: Transport>(
                 probe_interval_ms: None,
                 probes_json: c.probes_json.clone(),
             }),
-            binary: None,
-            takeover: false,
+            binary,
+            takeover,
         })
         .await
         .map_err(|e| {
@@ -143,13 +155,25 @@ async fn converge<T: Transport>(
     Ok(Outcome::Changed)
 }
 
-/// Makes sure the host's store holds `artifact`; returns bytes sent.
-async fn ensure_artifact<T: Transport>(agent: &AgentClient<'_, '_, T>, artifact: &Artifact) -> Result<u64, HostError> {
-    let has = agent.store_has(&[artifact.digest.as_str()]).await?;
-    if has.missing.is_empty() {
+/// Makes sure the host's store holds `artifacts` (one question for all of
+/// them, then each missing one); returns bytes sent. The agent checks each
+/// digest before it keeps the bytes.
+async fn ensure_artifacts<T: Transport>(
+    agent: &AgentClient<'_, '_, T>,
+    artifacts: &[Artifact],
+) -> Result<u64, HostError> {
+    if artifacts.is_empty() {
         return Ok(0);
     }
-    Ok(agent.store_put(artifact.digest.as_str(), &artifact.bytes).await?.bytes)
+    let digests: Vec<&str> = artifacts.iter().map(|a| a.digest.as_str()).collect();
+    let has = agent.store_has(&digests).await?;
+    let mut sent = 0;
+    for a in artifacts {
+        if has.missing.iter().any(|m| m == a.digest.as_str()) {
+            sent += agent.store_put(a.digest.as_str(), &a.bytes).await?.bytes;
+        }
+    }
+    Ok(sent)
 }
 
 #[cfg(test)]

@@ -137,8 +137,19 @@ fn host_drift(h: &HostDiff, commit: &str, agent_version: &str) -> HostDrift {
                                 format!("{} `{}`", cur.kernel_state, cur.ops.as_deref().unwrap_or("none")),
                             );
                         }
-                        if cur.params != h.params {
-                            push(DriftKind::Params, params_text(&h.params), params_text(&cur.params));
+                        // A binary's parameters only feed its arguments: its
+                        // arguments are what it runs with.
+                        match &h.args {
+                            Some(want) => {
+                                let have = cur.args.clone().unwrap_or_default();
+                                if *want != have {
+                                    push(DriftKind::Params, want.join(" "), have.join(" "));
+                                }
+                            }
+                            None if cur.params != h.params => {
+                                push(DriftKind::Params, params_text(&h.params), params_text(&cur.params))
+                            }
+                            None => {}
                         }
                         if cur.commit.as_deref() != Some(commit) {
                             push(DriftKind::Commit, commit.to_owned(), cur.commit.clone().unwrap_or_default());
@@ -174,6 +185,7 @@ mod tests {
             action: Some(Action::None),
             reason: String::new(),
             params: [("slice_ns".to_owned(), "3".to_owned())].into(),
+            args: None,
             current,
             agent_version: Some("0.1.0".into()),
             facts: FactsSource::Host,
@@ -189,6 +201,7 @@ mod tests {
             params: params.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
             commit: Some(commit.into()),
             kernel_agrees: agrees,
+            args: None,
         }
     }
 

@@ -34,6 +34,10 @@ pub struct HostDiff {
     pub reason: String,
     /// The desired parameters, rendered for this host.
     pub params: BTreeMap<String, String>,
+    /// For an upstream binary: its desired arguments, rendered for this
+    /// host (values of parameters not declared public redacted).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub args: Option<Vec<String>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub current: Option<Current>,
     /// The agent's version on the host, when it has one.
@@ -82,6 +86,7 @@ fn diff_one(spec: &HostSpec, answer: Collected, templates: &Templates, cache: &F
         action: None,
         reason: answer.error.unwrap_or_default(),
         params: BTreeMap::new(),
+        args: None,
         current: answer.status.as_ref().map(Current::from),
         agent_version: answer.status.as_ref().map(|s| s.agent_version.clone()),
         facts: FactsSource::Placeholder,
@@ -116,6 +121,7 @@ fn diff_one(spec: &HostSpec, answer: Collected, templates: &Templates, cache: &F
             diff.action = Some(action);
             diff.reason = why;
             diff.params = plan.params.clone();
+            diff.args = plan.binary.as_ref().map(|b| b.spec.args.iter().map(|a| plan.redact(a)).collect());
             diff.rendered = Some(plan);
         }
     }
