@@ -48,6 +48,13 @@ pub struct HostDiff {
     /// host to run (not printed: `params` is its face).
     #[serde(skip)]
     pub rendered: Option<HostPlan>,
+    /// The supervised process of the upstream binary the host runs, and
+    /// what its scx_stats server answered (for drift's metrics; `status`
+    /// prints them).
+    #[serde(skip)]
+    pub supervised: Option<schedfleet_proto::Supervised>,
+    #[serde(skip)]
+    pub scx_stats: Option<serde_json::Value>,
 }
 
 #[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
@@ -91,6 +98,8 @@ fn diff_one(spec: &HostSpec, answer: Collected, templates: &Templates, cache: &F
         agent_version: answer.status.as_ref().map(|s| s.agent_version.clone()),
         facts: FactsSource::Placeholder,
         rendered: None,
+        supervised: answer.status.as_ref().and_then(|s| s.supervised.clone()),
+        scx_stats: answer.status.as_ref().and_then(|s| s.scx_stats.clone()),
     };
     if diff.reach != Reach::Ok {
         return diff;
