@@ -333,8 +333,8 @@ debroot() {
 # finished one), plus the stable path examples and tests name:
 #   $CACHE/scx/bin/<crate>  ->  that build
 # and the shared libraries the dynamic binaries need beside them in
-# $CACHE/scx/lib/ (the lab's VMs lack libelf): schedfleet pushes them as the
-# scheduler's `libs:`. A cosmos that does not build here is reported, not fatal.
+# $CACHE/scx/lib/ (the lab's VMs lack libelf, libgcc_s and libm): schedfleet
+# pushes them as the scheduler's `libs:`. A cosmos that does not build here is reported, not fatal.
 SCX_BPFLAND_VERSION="${SCHEDFLEET_SCX_BPFLAND_VERSION:-1.1.4}"
 SCX_COSMOS_VERSION="${SCHEDFLEET_SCX_COSMOS_VERSION:-1.1.7}"
 scx_build() { # crate version
@@ -360,14 +360,17 @@ scx_build() { # crate version
         log "$crate $version built in $((SECONDS - started)) s"
     fi
     ln -sfn "$dir/bin/$crate" "$CACHE/scx/bin/$crate"
+    # Every library the binary links besides glibc's own C library and
+    # loader (the lab's VMs carry those of this machine), by the name the
+    # binary asks for.
     mkdir -p "$CACHE/scx/lib"
-    local lib
-    for lib in libelf.so.1 libz.so.1 libzstd.so.1; do
-        if ldd "$dir/bin/$crate" | awk '{print $1}' | grep -qx "$lib"; then
-            cp -L "$(ldd "$dir/bin/$crate" | awk -v l="$lib" '$1 == l {print $3}')" "$CACHE/scx/lib/$lib.tmp"
-            mv "$CACHE/scx/lib/$lib.tmp" "$CACHE/scx/lib/$lib"
-        fi
-    done
+    local name path
+    while read -r name path; do
+        case "$name" in libc.so.*|ld-linux*|linux-vdso*) continue ;; esac
+        [ -f "$path" ] || die "$crate needs $name, which ldd does not find"
+        cp -L "$path" "$CACHE/scx/lib/$name.tmp"
+        mv "$CACHE/scx/lib/$name.tmp" "$CACHE/scx/lib/$name"
+    done < <(ldd "$dir/bin/$crate" | awk '$2 == "=>" {print $1, $3}')
 }
 scx() {
     command -v cargo >/dev/null || die "cargo is needed to build the upstream scx schedulers"

@@ -14,6 +14,7 @@ mod kernel_matrix;
 mod lab;
 mod packaging;
 mod rollout;
+mod scx;
 mod signing;
 mod support;
 mod validate;

@@ -115,6 +115,10 @@ pub struct HostResult {
     /// (`digest_mismatch`, `already_active`...).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error_kind: Option<schedfleet_proto::ErrorKind>,
+    /// Milliseconds the host's agent took from the start of the load (for
+    /// an upstream binary: of the process) to the kernel's `enabled`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub load_ms: Option<u64>,
 }
 
 impl HostResult {
@@ -237,6 +241,7 @@ pub async fn rollout<O: HostOps>(
                     gate: None,
                     bytes_sent: 0,
                     error_kind: None,
+                    load_ms: None,
                 },
             )
         })
@@ -278,6 +283,7 @@ pub async fn rollout<O: HostOps>(
             r.bytes_sent = report.bytes_sent;
             r.message = report.message.clone();
             r.error_kind = report.error_kind;
+            r.load_ms = report.load_ms;
             let outcome = match report.outcome {
                 Outcome::Unreachable => EventOutcome::Unreachable,
                 o if o.is_failure() => EventOutcome::Failed,
