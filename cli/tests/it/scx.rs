@@ -81,7 +81,8 @@ fn scheduler_pid(h: &SshHost, agent: &str) -> Option<u64> {
     reply["result"]["supervised"]["pid"].as_u64()
 }
 
-const SIMPLE: &str = "source: builtin:simple\nparams:\n  slice_ns: { type: u64, default: 5000000, min: 100000, max: 100000000 }\n";
+const SIMPLE: &str =
+    "source: builtin:simple\nparams:\n  slice_ns: { type: u64, default: 5000000, min: 100000, max: 100000000 }\n";
 const ON_SIMPLE: &str = "assignments:\n  - { hosts: 'lab-*', scheduler: simple }\nrollout: { waves: [1, '100%'], bake: 5s, confirm_timeout: 60s }\n";
 
 #[test]
@@ -133,7 +134,8 @@ fn upstream_bpfland_rolls_out_is_supervised_and_refused_when_unsafe() {
     assert_eq!(st["supervised"]["restarts"], 0, "{st}");
     assert_eq!(st["active"]["binary"]["args"], serde_json::json!(["--slice-us", "5000"]), "{st}");
     assert!(lab1.ssh(&["test", "-d", &format!("/proc/{pid}")]).status.success(), "the process runs");
-    let rss = lab1.ssh_ok(&["sh", "-c", "grep VmRSS /proc/$1/status", "sh", &st["supervised"]["supervisor_pid"].to_string()]);
+    let rss =
+        lab1.ssh_ok(&["sh", "-c", "grep VmRSS /proc/$1/status", "sh", &st["supervised"]["supervisor_pid"].to_string()]);
     eprintln!("lab-1: agent supervisor {rss}");
 
     // Nothing left to do; drift's Prometheus text carries the stats.
@@ -258,17 +260,19 @@ fn upstream_bpfland_rolls_out_is_supervised_and_refused_when_unsafe() {
     //  b. An installed binary whose digest on the host is not the declared one.
     lab1.put("/tmp/scx_bpfland", &binary);
     lab1.ssh_ok(&["chmod", "755", "/tmp/scx_bpfland"]);
-    let installed = format!(
-        "source: scx:scx_bpfland\nbinary:\n  installed: /tmp/scx_bpfland\n  sha256: {}\n",
-        "1".repeat(64)
-    );
+    let installed =
+        format!("source: scx:scx_bpfland\nbinary:\n  installed: /tmp/scx_bpfland\n  sha256: {}\n", "1".repeat(64));
     repo.write("schedulers/bpfland.yaml", &installed);
     repo.commit("installed, wrong digest");
     let (code, report, err) = apply(&lab, &repo, &["--limit", "lab-1"]);
     assert_eq!(code, Some(2), "{report}\n{err}");
     assert_eq!(host_result(&report, "lab-1")["error_kind"], "digest_mismatch", "{report}");
     //  c. A library the host lacks: the binary pushed without its libs.
-    let no_libs: String = example_sched.lines().filter(|l| !l.contains("libs") && !l.contains("/lib/")).map(|l| format!("{l}\n")).collect();
+    let no_libs: String = example_sched
+        .lines()
+        .filter(|l| !l.contains("libs") && !l.contains("/lib/"))
+        .map(|l| format!("{l}\n"))
+        .collect();
     repo.write("schedulers/bpfland.yaml", &no_libs);
     repo.commit("no libraries");
     let (code, report, err) = apply(&lab, &repo, &["--limit", "lab-1"]);

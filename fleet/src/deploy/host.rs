@@ -350,6 +350,48 @@ mod tests {
         assert_eq!(pool.connections()["h01"], 1, "one session for both visits");
     }
 
+    /// An upstream binary: the binary and its library are pushed in one
+    /// store round trip, and the agent gets `--binary` with the rendered
+    /// arguments, never `--param`.
+    #[tokio::test]
+    async fn a_binary_is_pushed_with_its_libraries_and_activated_with_its_spec() {
+        let dir = tempfile::tempdir().unwrap();
+        let lib = dir.path().join("libelf.so.1");
+        std::fs::write(&lib, b"\x7fELF a library").unwrap();
+        let yaml = format!(
+            "source: scx:scx_bpfland\nparams: {{ slice_us: {{ type: u64, default: 700 }} }}\nbinary:\n  file: bin/scx_bpfland\n  \
+             libs: [ {{ path: {} }} ]\n  args: [--slice-us, '{{{{ params.slice_us }}}}']\n",
+            lib.display()
+        );
+        let elf: &[u8] = b"\x7fELF\x02\x01\x01 bpfland";
+        let d = crate::testing::try_desired_with(
+            1,
+            "assignments:\n  - { hosts: all, scheduler: simple }\n",
+            &yaml,
+            &[("bin/scx_bpfland", elf)],
+        )
+        .unwrap();
+        let spec = &d.hosts[0];
+        let transport = MemoryTransport::new([host("h01", FakeHost { sched_ext: true, ..Default::default() })]);
+        let pool = Pool::new(transport.clone(), transport.targets(), 4);
+        let opts = opts();
+        let report = apply_one(&pool, spec, "c1", &opts, &Templates::default()).await;
+        assert_eq!(report.outcome, Outcome::Changed, "{report:?}");
+        assert_eq!(report.bytes_sent as usize, opts.agent.bytes.len() + elf.len() + b"\x7fELF a library".len());
+        let commands = transport.commands("h01");
+        let has: Vec<&String> = commands.iter().filter(|c| c.contains(" store has ")).collect();
+        assert_eq!(has.len(), 1, "one question for binary and library: {commands:?}");
+        assert_eq!(commands.iter().filter(|c| c.contains(" store put ")).count(), 2, "{commands:?}");
+        let activate = commands.iter().find(|c| c.contains(" activate ")).unwrap();
+        let digest = crate::artifact::ArtifactDigest::of(elf);
+        assert!(
+            activate.contains(&format!("activate /var/lib/schedfleet/store/{digest} --sha256 {digest}")),
+            "{activate}"
+        );
+        assert!(activate.contains("--binary") && activate.contains(r#""args":["--slice-us","700"]"#), "{activate}");
+        assert!(!activate.contains("--param"), "a binary's parameters are not sent: {activate}");
+    }
+
     /// A parameter that only real facts break (here: a division by
     /// `facts.cpus - 2` on a 2-CPU host) fails before the agent is pushed.
     #[tokio::test]

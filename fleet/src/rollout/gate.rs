@@ -88,7 +88,10 @@ pub fn evaluate(base: &Baseline, status: &Status, gates: &HealthGates) -> GateRe
     // An upstream binary between two starts of its supervisor (it ended and
     // waits out its backoff): not judged until it is up again or the agent
     // gives up and falls back, which the check above sees.
-    let restarting = status.supervised.as_ref().is_some_and(|s| s.pid.is_none());
+    let restarting = status.supervised.as_ref().is_some_and(|s| match s.phase.as_deref() {
+        Some(phase) => phase == "restarting" || phase == "starting",
+        None => s.pid.is_none(),
+    });
     if restarting {
         return GateReport { ok: true, reason: None, fell_back: false, values };
     }

@@ -130,7 +130,16 @@ impl HostResult {
         self.state == HostState::Failed
             && matches!(
                 self.error_kind,
-                Some(K::DigestMismatch | K::BadObject | K::BadParam | K::AlreadyActive | K::NoSchedExt | K::NotRoot)
+                Some(
+                    K::DigestMismatch
+                        | K::BadObject
+                        | K::BadParam
+                        | K::AlreadyActive
+                        | K::NoSchedExt
+                        | K::NotRoot
+                        | K::Preflight
+                        | K::OtherManager
+                )
             )
     }
 }
