@@ -168,7 +168,7 @@ pub(in crate::bad_input) const CASES: &[Case] = &[
             "schedulers/simple.yaml",
             Text("source: scx:scx_bpfland\nbinary:\n  installed: /usr/bin/scx_bpfland\n  file: bin/x\n"),
         )],
-        expect: &["`schedulers/simple.yaml` line 3", "exactly one of `file:`", "file and installed are given"],
+        expect: &["`schedulers/simple.yaml` line 2", "exactly one of `file:`", "file and installed are given"],
         ..CASE
     },
     Case {
@@ -256,7 +256,7 @@ pub(in crate::bad_input) const CASES: &[Case] = &[
             "schedulers/simple.yaml",
             Text("source: scx:scx_bpfland\nbinary:\n  installed: /usr/bin/scx_bpfland\n  arguments: [-k]\n"),
         )],
-        expect: &["`schedulers/simple.yaml` line 4", "unknown field `arguments`", "args"],
+        expect: &["schedulers/simple.yaml", "line 4", "unknown field `arguments`", "args"],
         ..CASE
     },
     // Parameters.
