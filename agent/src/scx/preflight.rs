@@ -172,7 +172,9 @@ pub fn competitors() -> Vec<Competitor> {
         let Some(pid) = entry.file_name().to_str().and_then(|s| s.parse::<u32>().ok()) else { continue };
         let Ok(comm) = std::fs::read_to_string(entry.path().join("comm")) else { continue };
         let comm = comm.trim();
-        if !is_scx_comm(comm) {
+        // Kernel threads (sched_ext's own `scx_enable_helper`, say) have
+        // an empty command line, as do zombies: neither manages anything.
+        if !is_scx_comm(comm) || std::fs::read(entry.path().join("cmdline")).map_or(true, |c| c.is_empty()) {
             continue;
         }
         let parent = std::fs::read_to_string(entry.path().join("stat")).ok().and_then(|s| ppid_of_stat(&s));

@@ -15,6 +15,7 @@ mod lab;
 mod packaging;
 mod rollout;
 mod scx;
+mod scx_agent;
 mod signing;
 mod support;
 mod validate;
