@@ -18,6 +18,8 @@ pub enum FlagValue {
     Unsigned,
     /// A signed integer.
     Signed,
+    /// A decimal number (`0.5`).
+    Decimal,
     /// `true` or `false`.
     Bool,
     /// Any text (a CPU mask, a path, a mode name).
@@ -30,6 +32,7 @@ impl FlagValue {
             FlagValue::Switch => "no value",
             FlagValue::Unsigned => "an unsigned integer",
             FlagValue::Signed => "an integer",
+            FlagValue::Decimal => "a number",
             FlagValue::Bool => "`true` or `false`",
             FlagValue::Text => "a value",
         }
@@ -40,6 +43,7 @@ impl FlagValue {
             FlagValue::Switch => false,
             FlagValue::Unsigned => v.parse::<u64>().is_ok(),
             FlagValue::Signed => v.parse::<i64>().is_ok(),
+            FlagValue::Decimal => v.parse::<f64>().is_ok_and(f64::is_finite),
             FlagValue::Bool => v == "true" || v == "false",
             FlagValue::Text => true,
         }
@@ -58,7 +62,7 @@ const fn f(long: &'static str, short: Option<char>, value: FlagValue) -> Flag {
     Flag { long, short, value }
 }
 
-use FlagValue::{Bool, Signed, Switch, Text, Unsigned};
+use FlagValue::{Bool, Decimal, Signed, Switch, Text, Unsigned};
 
 /// The libbpf options every scx scheduler built on scx_utils takes.
 const LIBBPF: &[Flag] = &[
@@ -69,7 +73,7 @@ const LIBBPF: &[Flag] = &[
     f("bpf-token-path", None, Text),
 ];
 
-/// `scx_bpfland` 1.1.x (`scx_bpfland --help`).
+/// `scx_bpfland` 1.1.4 (its `Opts`, as `scx_bpfland --help` lists them).
 const BPFLAND: &[Flag] = &[
     f("exit-dump-len", None, Unsigned),
     f("slice-us", Some('s'), Unsigned),
@@ -86,12 +90,12 @@ const BPFLAND: &[Flag] = &[
     f("disable-smt", None, Switch),
     f("disable-numa", None, Switch),
     f("cpufreq", Some('f'), Switch),
-    f("stats", None, Unsigned),
+    f("stats", None, Decimal),
     f("debug", Some('d'), Switch),
     f("verbose", Some('v'), Switch),
 ];
 
-/// `scx_cosmos` 1.1.x (`scx_cosmos --help`).
+/// `scx_cosmos` 1.1.7 (its `Opts`, as `scx_cosmos --help` lists them).
 const COSMOS: &[Flag] = &[
     f("exit-dump-len", None, Unsigned),
     f("slice-us", Some('s'), Unsigned),
@@ -99,20 +103,25 @@ const COSMOS: &[Flag] = &[
     f("cpu-busy-thresh", Some('c'), Unsigned),
     f("polling-ms", Some('p'), Unsigned),
     f("primary-domain", Some('m'), Text),
+    f("primary-overload-us", None, Unsigned),
+    f("perf-config", Some('e'), Text),
+    f("perf-threshold", Some('E'), Unsigned),
+    f("perf-sticky", Some('y'), Text),
+    f("perf-sticky-threshold", Some('Y'), Unsigned),
+    f("gpu", Some('g'), Switch),
+    f("gpu-util-threshold", None, Unsigned),
     f("disable-numa", Some('n'), Switch),
     f("disable-cpufreq", Some('f'), Switch),
     f("flat-idle-scan", Some('i'), Switch),
     f("preferred-idle-scan", Some('P'), Switch),
     f("disable-smt", None, Switch),
     f("avoid-smt", Some('S'), Switch),
+    f("no-early-clear", Some('N'), Switch),
     f("no-wake-sync", Some('w'), Switch),
     f("no-deferred-wakeup", Some('d'), Switch),
+    f("time-preemption", None, Switch),
     f("mm-affinity", Some('a'), Switch),
-    f("perf-config", Some('e'), Text),
-    f("perf-threshold", Some('E'), Unsigned),
-    f("perf-sticky", Some('y'), Text),
-    f("perf-sticky-threshold", Some('Y'), Unsigned),
-    f("stats", None, Unsigned),
+    f("stats", None, Decimal),
     f("verbose", Some('v'), Switch),
 ];
 
@@ -243,7 +252,8 @@ mod tests {
         assert!(e.contains("is a switch"), "{e}");
         let e = check("bpfland", &args(&["5000"])).unwrap_err();
         assert!(e.contains("not a flag"), "{e}");
-        assert!(check("cosmos", &args(&["--slice-us", "10", "--avoid-smt"])).is_ok());
+        assert!(check("cosmos", &args(&["--slice-us", "10", "--avoid-smt", "--stats", "0.5", "-g"])).is_ok());
+        assert!(check("bpfland", &args(&["--stats", "soon"])).unwrap_err().contains("takes a number"));
         assert!(check("cosmos", &args(&["--slice-us-lag", "10"])).is_err(), "that is bpfland's");
     }
 
