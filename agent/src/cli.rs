@@ -16,6 +16,7 @@ pub const USAGE: &str = "usage:
   schedfleet-agent facts
   schedfleet-agent status [--latency-window MS] [--cgroup PATH] [--probes JSON]
   schedfleet-agent activate OBJECT --sha256 HEX [--param NAME=VALUE]... [--commit ID] [--replace]
+                   [--binary SPEC_JSON [--takeover]]   (OBJECT is then the executable)
                    [--confirm-within SECS [--watch-interval-ms MS] [--probes JSON] [--probe-interval-ms MS]]
   schedfleet-agent confirm --artifact HEX
   schedfleet-agent rollback
@@ -26,7 +27,8 @@ pub const USAGE: &str = "usage:
   schedfleet-agent store has HEX...
   schedfleet-agent store put HEX        (the artifact's bytes on stdin)
   schedfleet-agent --version
-  (schedfleet-agent watch ... is the watchdog `activate --confirm-within` starts)";
+  (schedfleet-agent watch ... is the watchdog `activate --confirm-within` starts, and
+   schedfleet-agent supervise ... the supervisor `activate --binary` starts)";
 
 #[derive(Debug, PartialEq)]
 pub enum Command {
@@ -34,13 +36,25 @@ pub enum Command {
     Facts,
     Status(StatusArgs),
     Activate(ActivateArgs),
-    Confirm { artifact: String },
+    Confirm {
+        artifact: String,
+    },
     Rollback,
     Deactivate,
     Recover,
-    LeaseAcquire { owner: String, ttl: u64 },
-    LeaseRelease { owner: String },
+    LeaseAcquire {
+        owner: String,
+        ttl: u64,
+    },
+    LeaseRelease {
+        owner: String,
+    },
     Watch(WatchArgs),
+    /// The supervisor of an upstream scheduler binary (`scx::supervisor`),
+    /// started by the command that activates it.
+    Supervise {
+        artifact: String,
+    },
     StoreHas(Vec<String>),
     StorePut(String),
 }
@@ -187,6 +201,7 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Command> {
         "confirm" => return parse_confirm(parser),
         "lease" => return parse_lease(parser),
         "watch" => return parse_watch(parser),
+        "supervise" => return parse_supervise(parser),
         "store" => return parse_store(parser),
         other => return Err(usage(format_args!("unknown command `{other}`"))),
     };
@@ -340,6 +355,17 @@ fn parse_watch(mut parser: lexopt::Parser) -> Result<Command> {
         probe_interval_ms,
         probes: probes_list,
     }))
+}
+
+fn parse_supervise(mut parser: lexopt::Parser) -> Result<Command> {
+    let mut artifact = None;
+    while let Some(arg) = parser.next().map_err(lex)? {
+        match arg {
+            Long("artifact") => artifact = Some(digest(parser.value().map_err(lex)?)?),
+            other => return Err(usage(other.unexpected())),
+        }
+    }
+    Ok(Command::Supervise { artifact: artifact.ok_or_else(|| usage("supervise needs --artifact HEX"))? })
 }
 
 fn parse_status(mut parser: lexopt::Parser) -> Result<Command> {
@@ -682,6 +708,7 @@ mod request_round_trip {
             Command::StoreHas(digests) => Request::StoreHas { digests },
             Command::StorePut(digest) => Request::StorePut { digest },
             Command::Watch(_) => panic!("the controller never sends `watch`"),
+            Command::Supervise { .. } => panic!("the controller never sends `supervise`"),
             Command::Recover => panic!("the controller never sends `recover`: every command recovers first"),
         }
     }

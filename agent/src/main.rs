@@ -20,6 +20,7 @@ mod health;
 mod lease;
 mod log;
 mod sched;
+mod scx;
 mod state;
 mod store;
 

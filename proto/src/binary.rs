@@ -157,6 +157,12 @@ pub struct Supervised {
     pub last_exit: Option<ProcessExit>,
     /// Where its output goes on the host (bounded, rotated).
     pub log: String,
+    /// The supervisor's phase: `starting`, `running`, `restarting` (waiting
+    /// out the backoff), `failed` (the first start), `gave_up` (past the
+    /// restart cap: it fell back), `stopped`, or `gone` (the supervisor no
+    /// longer runs); absent from older agents.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phase: Option<String>,
 }
 
 #[cfg(test)]

@@ -150,6 +150,16 @@ pub enum ErrorKind {
     /// `lease acquire`/`release`: another owner holds an unexpired lease;
     /// the error's `lease` names the holder and the expiry.
     LeaseHeld,
+    /// `activate`: a check of the host before any change failed (a shared
+    /// library an upstream binary needs is missing, the kernel has no BTF or
+    /// no `/boot/config-<release>`); the message says what to do. Nothing on
+    /// the host was changed.
+    Preflight,
+    /// `activate`: another sched_ext manager is active on the host
+    /// (`scx.service`, `scx_loader`, or an `scx_*` process schedfleet did not
+    /// start); the message names it. Nothing was changed; `--takeover`
+    /// stops it first.
+    OtherManager,
     /// Anything else: I/O, unexpected kernel answers.
     Internal,
 }
@@ -792,6 +802,8 @@ mod tests {
             (ErrorKind::NotPending, "not_pending"),
             (ErrorKind::OtherPending, "other_pending"),
             (ErrorKind::Reverted, "reverted"),
+            (ErrorKind::Preflight, "preflight"),
+            (ErrorKind::OtherManager, "other_manager"),
         ] {
             assert_eq!(serde_json::to_string(&kind).unwrap(), format!("\"{text}\""));
         }

@@ -29,30 +29,56 @@ use crate::deadman::verdict::{self, Reason};
 use crate::deadman::{fallback, fault, process, transition};
 use crate::error::{Failure, Result};
 use crate::sched::object;
-use crate::sched::switch::{self, attach_and_check};
+use crate::sched::switch::{self, attach_and_check, Ready};
+use crate::scx::launch::Launch;
+use crate::scx::preflight;
 use crate::{log, sched, state, store};
 
 pub fn run(args: ActivateArgs) -> Result<Activated> {
     super::require_root_and_sched_ext()?;
-    if args.binary.is_some() {
-        return Err(Failure::new(
-            ErrorKind::Usage,
-            "upstream scheduler binaries (`--binary`) are not supported by this agent yet",
-        ));
-    }
     sched::libbpf_log::install();
-    let bytes = store::read_verified(&args.object, &args.sha256)?;
-    let loaded = object::prepare(&bytes, &args.params)?.load()?;
-    log::info(&format!("verified and loaded `{}` ({} bytes)", loaded.ops_name, bytes.len()));
+    // Everything that can be refused is refused before the state lock and
+    // before anything on the host changes.
+    let (ready, ops_hint) = match &args.binary {
+        Some(spec) => {
+            if !args.params.is_empty() {
+                return Err(Failure::new(
+                    ErrorKind::Usage,
+                    "a binary takes its arguments in `--binary`'s `args`, not `--param`",
+                ));
+            }
+            let launch = Launch::prepare(&args.sha256, spec)?;
+            if launch.source.as_os_str() != args.object.as_str() {
+                return Err(Failure::new(
+                    ErrorKind::Usage,
+                    format!("the binary is `{}`, but `{}` was given", launch.source.display(), args.object),
+                ));
+            }
+            preflight::check_binary(&launch)?;
+            log::info(&format!("verified `{}` for `scx_{}`", args.object, spec.ops_name));
+            (Ready::Binary(launch), format!("scx_{}", spec.ops_name))
+        }
+        None => {
+            let bytes = store::read_verified(&args.object, &args.sha256)?;
+            let loaded = object::prepare(&bytes, &args.params)?.load()?;
+            log::info(&format!("verified and loaded `{}` ({} bytes)", loaded.ops_name, bytes.len()));
+            let ops = loaded.ops_name.clone();
+            (Ready::Object(loaded), ops)
+        }
+    };
 
     let (_lock, mut st) = super::lock_state()?;
+    let competitors = preflight::competitors();
+    if !competitors.is_empty() {
+        if !args.takeover {
+            return Err(preflight::refusal(&competitors));
+        }
+        preflight::take_over(&competitors)?;
+    }
     let kernel = sched::kernel::read()?;
-    if kernel.state != "disabled" && (!args.replace || !sched::link::is_pinned()) {
-        let whose = if sched::link::is_pinned() {
-            "loaded by schedfleet; pass --replace to switch"
-        } else {
-            "not loaded by schedfleet"
-        };
+    let ours = switch::is_ours();
+    if kernel.state != "disabled" && (!args.replace || !ours) {
+        let whose = if ours { "loaded by schedfleet; pass --replace to switch" } else { "not loaded by schedfleet" };
         return Err(Failure::new(
             ErrorKind::AlreadyActive,
             format!("scheduler `{}` is already active ({whose})", kernel.ops.as_deref().unwrap_or("?")),
@@ -74,25 +100,17 @@ pub fn run(args: ActivateArgs) -> Result<Activated> {
     // (see `deadman::recover`).
     st.intent = Some(Intent {
         artifact: args.sha256.clone(),
-        ops: loaded.ops_name.clone(),
+        ops: ops_hint,
         started: now(),
         pid: std::process::id(),
         previous: restore_target.clone(),
     });
     state::save(&st)?;
     fault::point("intent");
-    let removed = if kernel.state != "disabled" {
-        switch::remove_ours().map(drop)
-    } else {
-        // The kernel runs its default scheduler. A pin left behind means our
-        // scheduler was ejected by the kernel: the pin holds a dead link and
-        // would block the new one.
-        sched::link::unpin().map(|unpinned| {
-            if unpinned {
-                log::info("removed the pin of a scheduler the kernel had already disabled");
-            }
-        })
-    };
+    // With sched_ext `disabled`, what is removed is a pin left behind by a
+    // scheduler the kernel ejected (it would block the new one), or a
+    // supervised binary between two starts.
+    let removed = switch::remove_ours().map(drop);
     if let Err(failure) = removed {
         // Nothing was switched: the intent goes.
         st.intent = None;
@@ -103,7 +121,7 @@ pub fn run(args: ActivateArgs) -> Result<Activated> {
     st.pending = None;
     st.active = None;
 
-    let (ops, enable_seq, load_ms) = match attach_and_check(loaded) {
+    let (ops, enable_seq, load_ms) = match attach_and_check(ready) {
         Ok(up) => up,
         Err(mut failure) => {
             st.intent = None;
@@ -122,7 +140,7 @@ pub fn run(args: ActivateArgs) -> Result<Activated> {
         since: now(),
         enable_seq,
         confirmed: args.confirm.is_none(),
-        binary: None,
+        binary: args.binary.clone(),
     };
     let Some(confirm) = args.confirm else {
         transition::record_confirmed_activation(&mut st, active.clone(), last_confirmed);

@@ -35,6 +35,7 @@ pub fn run(command: Command) -> Result<Value> {
         Command::LeaseAcquire { owner, ttl } => json(&lease::acquire(&owner, ttl)?),
         Command::LeaseRelease { owner } => json(&lease::release(&owner)?),
         Command::Watch(args) => json(&watch::run(args)?),
+        Command::Supervise { artifact } => json(&crate::scx::supervisor::run(&artifact)?),
         Command::StoreHas(digests) => json(&crate::store::has(&digests)),
         Command::StorePut(digest) => json(&crate::store::put(&digest, &mut std::io::stdin().lock())?),
     };

@@ -40,6 +40,7 @@ pub fn run(args: StatusArgs) -> Result<Status> {
     let kernel_agrees = sched::kernel::agrees(&kernel, st.active.as_ref());
     let enable_seq_changed_since_last_report = health::last_report::exchange(kernel.enable_seq);
     let watchdog_running = st.pending.as_ref().map(|p| process::is_watchdog(p.watchdog_pid, &p.artifact));
+    let (supervised, scx_stats, scx_stats_error) = binary_report(st.active.as_ref(), &kernel);
     Ok(Status {
         agent_version: env!("CARGO_PKG_VERSION").to_owned(),
         kernel,
@@ -58,10 +59,41 @@ pub fn run(args: StatusArgs) -> Result<Status> {
         last_ejection: sched::kernel::last_ejection(),
         gpu: health::gpu::read(),
         probes,
-        supervised: None,
-        scx_stats: None,
-        scx_stats_error: None,
+        supervised,
+        scx_stats,
+        scx_stats_error,
     })
+}
+
+/// The supervised process of an active binary, and what its scx_stats
+/// server says (bounded by `stats::TIMEOUT`, so a slow or dead server never
+/// holds the report up). A binary that serves no statistics (no socket)
+/// has neither stats nor an error.
+fn binary_report(
+    active: Option<&schedfleet_proto::ActiveScheduler>,
+    kernel: &schedfleet_proto::KernelSchedExt,
+) -> (Option<schedfleet_proto::Supervised>, Option<serde_json::Value>, Option<String>) {
+    use crate::scx::{launch, record, stats};
+    let Some(active) = active.filter(|a| a.binary.is_some()) else { return (None, None, None) };
+    let supervised = record::load().filter(|r| r.artifact == active.artifact).map(|r| {
+        let alive = process::is_agent(r.supervised.supervisor_pid, launch::VERB, Some(&r.artifact));
+        let phase = serde_json::to_value(r.phase).ok().and_then(|v| v.as_str().map(str::to_owned));
+        let mut s = r.supervised;
+        s.phase = if alive { phase } else { Some("gone".into()) };
+        if !alive {
+            s.pid = None;
+            s.started = None;
+        }
+        s
+    });
+    let socket = std::path::Path::new(stats::SOCKET);
+    if kernel.state != "enabled" || !socket.exists() {
+        return (supervised, None, None);
+    }
+    match stats::query(socket, stats::TIMEOUT) {
+        Ok(v) => (supervised, Some(v), None),
+        Err(e) => (supervised, None, Some(e)),
+    }
 }
 
 /// A change of scheduler an agent killed mid-way left is undone here too,

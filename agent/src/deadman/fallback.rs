@@ -15,7 +15,7 @@ use schedfleet_proto::{ActiveScheduler, AgentState, Fallback, Pending};
 use super::transition;
 use super::verdict::Reason;
 use crate::error::Result;
-use crate::sched::object::Loaded;
+use crate::sched::switch::Ready;
 use crate::sched::{kernel, switch};
 use crate::{log, state};
 
@@ -26,7 +26,7 @@ pub fn fall_back(
     st: &mut AgentState,
     pending: &Pending,
     reason: &Reason,
-    preloaded: Option<Result<Loaded>>,
+    preloaded: Option<Result<Ready>>,
     noticed: Instant,
 ) -> Fallback {
     log::info(&format!("falling back from `{}`: {}", pending.ops, reason.noticed()));
@@ -64,7 +64,7 @@ pub fn fall_back(
 /// Puts `previous` back: `(what runs, to, restore_error)`.
 fn restore(
     previous: &ActiveScheduler,
-    preloaded: Option<Result<Loaded>>,
+    preloaded: Option<Result<Ready>>,
 ) -> (Option<ActiveScheduler>, String, Option<String>) {
     let loaded = preloaded.unwrap_or_else(|| switch::load_stored(previous));
     match loaded.and_then(switch::attach_and_check) {

@@ -37,15 +37,22 @@ const TERM_GRACE: Duration = Duration::from_secs(5);
 /// Starts `schedfleet-agent watch <args>` detached; returns its pid once it
 /// runs (its `exec` succeeded).
 pub fn spawn(args: &[OsString]) -> Result<u32> {
-    let failed = |what: &str, e: std::io::Error| {
-        Failure::new(ErrorKind::Internal, format!("failed to start the watchdog ({what}): {e}"))
+    spawn_agent("watch", "the watchdog", args)
+}
+
+/// Starts `schedfleet-agent <verb> <args>` detached, the same way (the
+/// watchdog, or the supervisor of an upstream scheduler binary, see
+/// `scx::supervisor`); `what` names it in errors.
+pub fn spawn_agent(verb: &str, what: &str, args: &[OsString]) -> Result<u32> {
+    let failed = |step: &str, e: std::io::Error| {
+        Failure::new(ErrorKind::Internal, format!("failed to start {what} ({step}): {e}"))
     };
     let (mut pid_reader, pid_writer) = std::io::pipe().map_err(|e| failed("pipe", e))?;
     let pid_fd = pid_writer.as_raw_fd();
     let mut command = Command::new("/proc/self/exe");
     command
         .arg0(ARGV0)
-        .arg("watch")
+        .arg(verb)
         .args(args)
         .stdin(Stdio::null())
         .stdout(Stdio::null())
@@ -79,22 +86,34 @@ pub fn spawn(args: &[OsString]) -> Result<u32> {
     let mut bytes = [0u8; std::mem::size_of::<libc::pid_t>()];
     pid_reader.read_exact(&mut bytes).map_err(|e| failed("reading its pid", e))?;
     let pid = libc::pid_t::from_ne_bytes(bytes);
-    u32::try_from(pid).map_err(|_| Failure::new(ErrorKind::Internal, format!("the watchdog's pid {pid} is invalid")))
+    u32::try_from(pid).map_err(|_| Failure::new(ErrorKind::Internal, format!("the pid {pid} of {what} is invalid")))
 }
 
 /// Whether `cmdline` (NUL-separated, as in `/proc/PID/cmdline`) is our
 /// watchdog for `artifact`.
+#[cfg(test)]
 pub fn is_watchdog_cmdline(cmdline: &[u8], artifact: &str) -> bool {
+    is_agent_cmdline(cmdline, "watch", Some(artifact))
+}
+
+/// Whether `cmdline` is `schedfleet-agent <verb> ... --artifact <artifact>`
+/// (any artifact with `None`).
+pub fn is_agent_cmdline(cmdline: &[u8], verb: &str, artifact: Option<&str>) -> bool {
     let args: Vec<&[u8]> = cmdline.split(|&b| b == 0).collect();
     let program = args.first().map(|a| a.rsplit(|&b| b == b'/').next().unwrap_or(a));
     program == Some(ARGV0.as_bytes())
-        && args.get(1) == Some(&&b"watch"[..])
-        && args.windows(2).any(|w| w[0] == b"--artifact" && w[1] == artifact.as_bytes())
+        && args.get(1) == Some(&verb.as_bytes())
+        && artifact.is_none_or(|artifact| args.windows(2).any(|w| w[0] == b"--artifact" && w[1] == artifact.as_bytes()))
 }
 
 /// Whether `pid` is a live watchdog of ours for `artifact`.
 pub fn is_watchdog(pid: u32, artifact: &str) -> bool {
-    pid != 0 && std::fs::read(format!("/proc/{pid}/cmdline")).is_ok_and(|c| is_watchdog_cmdline(&c, artifact))
+    is_agent(pid, "watch", Some(artifact))
+}
+
+/// Whether `pid` is a live `schedfleet-agent <verb>` (for `artifact`).
+pub fn is_agent(pid: u32, verb: &str, artifact: Option<&str>) -> bool {
+    pid != 0 && std::fs::read(format!("/proc/{pid}/cmdline")).is_ok_and(|c| is_agent_cmdline(&c, verb, artifact))
 }
 
 /// How stopping a watchdog went.
@@ -112,28 +131,35 @@ pub enum Stopped {
 /// waits until it is gone. Callers hold the state lock, so the watchdog is
 /// never in the middle of a fallback when it is signalled.
 pub fn stop(pid: u32, artifact: &str) -> Stopped {
-    if !is_watchdog(pid, artifact) {
+    stop_agent(pid, "watch", artifact, TERM_GRACE)
+}
+
+/// Stops `schedfleet-agent <verb>` of `artifact` at `pid` (SIGTERM, then
+/// SIGKILL after `grace`) and waits until it is gone.
+pub fn stop_agent(pid: u32, verb: &str, artifact: &str, grace: Duration) -> Stopped {
+    let alive = || is_agent(pid, verb, Some(artifact));
+    if !alive() {
         return Stopped::NotRunning;
     }
     let gone_within = |signal: libc::c_int, wait: Duration| {
         // SAFETY: kill has no memory-safety preconditions; the pid was
-        // checked to be our watchdog just before.
+        // checked to be our process just before.
         unsafe { libc::kill(pid as libc::pid_t, signal) };
         let until = Instant::now() + wait;
         while Instant::now() < until {
-            if !is_watchdog(pid, artifact) {
+            if !alive() {
                 return true;
             }
             std::thread::sleep(Duration::from_millis(5));
         }
-        !is_watchdog(pid, artifact)
+        !alive()
     };
-    if gone_within(libc::SIGTERM, TERM_GRACE) {
-        log::info(&format!("stopped the watchdog (pid {pid})"));
+    if gone_within(libc::SIGTERM, grace) {
+        log::info(&format!("stopped the {verb} process (pid {pid})"));
         return Stopped::Terminated;
     }
     gone_within(libc::SIGKILL, Duration::from_secs(2));
-    log::info(&format!("killed the watchdog (pid {pid}), it did not leave after SIGTERM"));
+    log::info(&format!("killed the {verb} process (pid {pid}), it did not leave after SIGTERM"));
     Stopped::Killed
 }
 

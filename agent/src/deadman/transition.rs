@@ -26,9 +26,10 @@ pub fn last_confirmed(st: &AgentState, kernel_agrees: bool) -> Option<ActiveSche
     st.active.as_ref().filter(|a| a.confirmed && kernel_agrees).cloned()
 }
 
-/// Same object, same parameters: running one means running the other.
+/// Same object (or binary), same parameters (or arguments, environment,
+/// restart policy): running one means running the other.
 pub fn same_scheduler(a: &ActiveScheduler, b: &ActiveScheduler) -> bool {
-    a.artifact == b.artifact && a.params == b.params
+    a.artifact == b.artifact && a.params == b.params && a.binary == b.binary
 }
 
 /// `activate` without `--confirm-within`: the new scheduler is the

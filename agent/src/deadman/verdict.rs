@@ -22,6 +22,9 @@ pub enum Reason {
     NotConfirmed { within: u64 },
     /// The watchdog could not be started, so nothing would supervise it.
     NoWatchdog { error: String },
+    /// A supervised binary ended more often than its restart policy allows
+    /// (or could not be started again); `detail` says how it last ended.
+    RestartsExhausted { detail: String },
 }
 
 impl Reason {
@@ -64,6 +67,7 @@ impl Reason {
             Reason::ProbeFailed { name, detail } => format!("probe `{name}` failed: {detail}"),
             Reason::NotConfirmed { within } => format!("not confirmed within {within} s"),
             Reason::NoWatchdog { error } => format!("the watchdog could not be started: {error}"),
+            Reason::RestartsExhausted { detail } => detail.clone(),
         }
     }
 }

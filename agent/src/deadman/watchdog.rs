@@ -33,7 +33,7 @@ use crate::cli::WatchArgs;
 use crate::error::Result;
 use crate::health::user_probe::{self, Probe};
 use crate::log;
-use crate::sched::object::Loaded;
+use crate::sched::switch::Ready;
 use crate::sched::{self, switch};
 use crate::state::{self, FileLock};
 
@@ -58,7 +58,7 @@ impl Watched {
 }
 
 pub fn run(args: WatchArgs) -> Result<Watched> {
-    log_to_own_file();
+    log_to_own_file(&state::root().join("watchdog.log"));
     log::with_timestamps();
     block_stop_signals();
     sched::libbpf_log::install();
@@ -78,7 +78,7 @@ pub fn run(args: WatchArgs) -> Result<Watched> {
         Ok(st) => st,
         Err(e) => return fall_back_blind(&args, &e.message),
     };
-    let pending = match still_pending(&st, &args) {
+    let mut pending = match still_pending(&st, &args) {
         Ok(pending) => pending,
         // The agent that started this watchdog was killed before it
         // recorded the activation: nothing else would undo it.
@@ -89,6 +89,7 @@ pub fn run(args: WatchArgs) -> Result<Watched> {
         }
         Err(ended) => return Ok(Watched::ended(ended)),
     };
+    let mut binary = st.active.as_ref().is_some_and(|a| a.binary.is_some());
     drop(lock);
     log::info(&format!(
         "deadline {} (Unix seconds); falls back to {}",
@@ -116,11 +117,15 @@ pub fn run(args: WatchArgs) -> Result<Watched> {
             return Ok(Watched::ended("stopped"));
         }
         match state::load() {
-            Ok(st) => {
-                if let Err(ended) = still_pending(&st, &args) {
-                    return Ok(Watched::ended(ended));
+            // The record is read again each time: a supervised binary's
+            // restart moves its `enable_seq` (see the module `scx`).
+            Ok(st) => match still_pending(&st, &args) {
+                Ok(p) => {
+                    pending = p;
+                    binary = st.active.as_ref().is_some_and(|a| a.binary.is_some());
                 }
-            }
+                Err(ended) => return Ok(Watched::ended(ended)),
+            },
             Err(e) => log::error(&format!("cannot read the state: {}", e.message)),
         }
         // sched_ext's files do not go away; should a read fail anyway, the
@@ -133,6 +138,15 @@ pub fn run(args: WatchArgs) -> Result<Watched> {
                     .then_some(Reason::NotConfirmed { within: pending.confirm_within })
             }
         };
+        // A supervised binary between two starts, or just restarted: its
+        // supervisor decides (restart policy, fallback past the cap) while
+        // it lives.
+        if binary
+            && matches!(verdict, Some(Reason::KernelDisabled { .. } | Reason::Reloaded { .. }))
+            && crate::scx::launch::running_supervisor().is_some_and(|(_, r)| r.artifact == args.artifact)
+        {
+            verdict = None;
+        }
         if verdict.is_none() {
             if let Some(results) = round.as_ref().and_then(finished) {
                 round = None;
@@ -161,7 +175,12 @@ pub fn run(args: WatchArgs) -> Result<Watched> {
 /// The pending activation this watchdog watches, or how it ended.
 fn still_pending(st: &AgentState, args: &WatchArgs) -> std::result::Result<Pending, &'static str> {
     match &st.pending {
-        Some(p) if p.artifact == args.artifact && p.enable_seq == args.enable_seq => Ok(p.clone()),
+        Some(p)
+            if p.artifact == args.artifact
+                && (p.enable_seq == args.enable_seq || p.watchdog_pid == std::process::id()) =>
+        {
+            Ok(p.clone())
+        }
         _ => {
             let confirmed = st
                 .active
@@ -172,12 +191,7 @@ fn still_pending(st: &AgentState, args: &WatchArgs) -> std::result::Result<Pendi
     }
 }
 
-fn fall_back(
-    args: &WatchArgs,
-    reason: &Reason,
-    preloaded: Option<Result<Loaded>>,
-    noticed: Instant,
-) -> Result<Watched> {
+fn fall_back(args: &WatchArgs, reason: &Reason, preloaded: Option<Result<Ready>>, noticed: Instant) -> Result<Watched> {
     let Some(_lock) = lock_unless_stopped() else { return Ok(Watched::ended("stopped")) };
     // Under the lock, the state is the truth: a `confirm` or a new
     // `activate` that came first wins.
@@ -252,7 +266,7 @@ fn finished(round: &Receiver<Vec<ProbeResult>>) -> Option<Vec<ProbeResult>> {
 }
 
 /// Takes the state lock, giving up when asked to stop meanwhile.
-fn lock_unless_stopped() -> Option<FileLock> {
+pub fn lock_unless_stopped() -> Option<FileLock> {
     loop {
         match FileLock::try_acquire(&state::state_lock_file()) {
             Ok(Some(lock)) => return Some(lock),
@@ -283,14 +297,14 @@ fn stop_signals() -> libc::sigset_t {
 
 /// Blocks SIGTERM, SIGINT and SIGHUP in this thread and every thread it
 /// starts; [`stop_requested`] takes them.
-fn block_stop_signals() {
+pub fn block_stop_signals() {
     let set = stop_signals();
     // SAFETY: `set` is initialised; the old mask is not wanted.
     unsafe { libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut()) };
 }
 
 /// Waits up to `timeout` for a stop signal; true when one came.
-fn stop_requested(timeout: Duration) -> bool {
+pub fn stop_requested(timeout: Duration) -> bool {
     let set = stop_signals();
     let ts = libc::timespec { tv_sec: timeout.as_secs() as libc::time_t, tv_nsec: timeout.subsec_nanos() as _ };
     loop {
@@ -308,16 +322,16 @@ fn stop_requested(timeout: Duration) -> bool {
     }
 }
 
-/// Points stderr at `<root>/watchdog.log` (appended, rotated once past
-/// [`LOG_ROTATE_BYTES`]); stays `/dev/null` when the file cannot be opened.
-fn log_to_own_file() {
+/// Points stderr at `path` (`<root>/watchdog.log` for the watchdog;
+/// appended, rotated once past [`LOG_ROTATE_BYTES`]); stays `/dev/null`
+/// when the file cannot be opened.
+pub fn log_to_own_file(path: &std::path::Path) {
     use std::os::fd::AsRawFd;
     use std::os::unix::fs::OpenOptionsExt;
-    let path = state::root().join("watchdog.log");
-    if std::fs::metadata(&path).is_ok_and(|m| m.len() > LOG_ROTATE_BYTES) {
-        let _ = std::fs::rename(&path, path.with_extension("log.1"));
+    if std::fs::metadata(path).is_ok_and(|m| m.len() > LOG_ROTATE_BYTES) {
+        let _ = std::fs::rename(path, path.with_extension("log.1"));
     }
-    let file = std::fs::OpenOptions::new().create(true).append(true).mode(0o600).open(&path);
+    let file = std::fs::OpenOptions::new().create(true).append(true).mode(0o600).open(path);
     if let Ok(file) = file {
         // SAFETY: dup2 onto stderr; `file` stays open until the call returns.
         unsafe { libc::dup2(file.as_raw_fd(), libc::STDERR_FILENO) };

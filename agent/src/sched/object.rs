@@ -255,9 +255,11 @@ impl Loaded {
         libbpf_log::take();
         let mut link: Link = map.attach_struct_ops().map_err(|e| {
             let reason = super::kernel::last_kernel_message().unwrap_or_else(|| libbpf_log::take().trim().to_owned());
+            let busy = e.to_string().contains(&format!("os error {}", libc::EBUSY));
+            let hint = if busy { ebusy_hint(super::kernel::read().ok().as_ref()) } else { String::new() };
             Failure::new(
                 ErrorKind::NotEnabled,
-                format!("the kernel refused to enable scheduler `{}`: {e}; kernel says: {reason}", self.ops_name),
+                format!("the kernel refused to enable scheduler `{}`: {e}{hint}; kernel says: {reason}", self.ops_name),
             )
         })?;
         link.pin(super::link::pin_path()).map_err(|e| {
@@ -267,9 +269,39 @@ impl Loaded {
     }
 }
 
+/// What an EBUSY from an attach means, from what the kernel runs: another
+/// scheduler holds sched_ext, or (none loaded) something else is busy, such
+/// as an fentry/fexit program that cannot attach.
+pub fn ebusy_hint(kernel: Option<&schedfleet_proto::KernelSchedExt>) -> String {
+    match kernel {
+        Some(k) if k.state != "disabled" => format!(
+            " (EBUSY: another scheduler, `{}`, is loaded: sched_ext is `{}`; stop it first)",
+            k.ops.as_deref().unwrap_or("?"),
+            k.state
+        ),
+        Some(_) => " (EBUSY, but no other scheduler is loaded: sched_ext is `disabled`; a program of this object \
+                    could not attach, such as an fentry/fexit program on a busy or missing function)"
+            .to_owned(),
+        None => " (EBUSY; sched_ext's state could not be read)".to_owned(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ebusy_says_whether_another_scheduler_is_loaded() {
+        let k = |state: &str, ops: Option<&str>| schedfleet_proto::KernelSchedExt {
+            state: state.into(),
+            ops: ops.map(Into::into),
+            ..Default::default()
+        };
+        let other = ebusy_hint(Some(&k("enabled", Some("bpfland_1.1.4_x86_64_unknown_linux_gnu"))));
+        assert!(other.contains("another scheduler, `bpfland_1.1.4_x86_64_unknown_linux_gnu`, is loaded"), "{other}");
+        let none = ebusy_hint(Some(&k("disabled", None)));
+        assert!(none.contains("no other scheduler is loaded") && none.contains("fentry"), "{none}");
+    }
 
     fn slot(size: usize, signed: bool, boolean: bool) -> ParamSlot {
         ParamSlot { offset: 0, size, signed, boolean, list: None }

@@ -9,7 +9,22 @@ use schedfleet_proto::{ActiveScheduler, ErrorKind, KernelSchedExt};
 
 use super::object::{self, Loaded};
 use crate::error::{Failure, Result};
+use crate::scx::launch::{self, Launch};
 use crate::{log, sched, store};
+
+/// A scheduler ready to go in: a BPF object loaded (verified by the
+/// kernel), or an upstream binary checked (digests of it and its
+/// libraries), which its supervisor starts.
+pub enum Ready {
+    Object(Loaded),
+    Binary(Launch),
+}
+
+/// Whether what the kernel runs is schedfleet's: our pin, or a supervised
+/// binary of ours.
+pub fn is_ours() -> bool {
+    sched::link::is_pinned() || launch::running_supervisor().is_some()
+}
 
 /// Enabling walks every task of the host; emulated lab VMs are slow.
 pub const ENABLE_TIMEOUT: Duration = Duration::from_secs(10);
@@ -19,18 +34,29 @@ pub const ENABLE_TIMEOUT: Duration = Duration::from_secs(10);
 pub const DISABLE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Loads (verifies) a scheduler the agent ran before, from the store, with
-/// its parameters; the digest is checked again. Nothing is attached.
-pub fn load_stored(scheduler: &ActiveScheduler) -> Result<Loaded> {
+/// its parameters; the digest is checked again. Nothing is attached. A
+/// binary is checked the same way (`Launch::prepare`).
+pub fn load_stored(scheduler: &ActiveScheduler) -> Result<Ready> {
+    if let Some(spec) = &scheduler.binary {
+        return Launch::prepare(&scheduler.artifact, spec).map(Ready::Binary);
+    }
     let path = store::path_of(&scheduler.artifact);
     let bytes = store::read_verified(&path.to_string_lossy(), &scheduler.artifact)?;
-    object::prepare(&bytes, &scheduler.params)?.load()
+    object::prepare(&bytes, &scheduler.params)?.load().map(Ready::Object)
 }
 
-/// Attaches, then waits until the kernel reports the scheduler enabled
-/// under its own ops name. Returns `(ops, enable_seq, load_ms)`. When it
-/// does not get there the scheduler is removed again and the host runs
-/// the kernel's default.
-pub fn attach_and_check(loaded: Loaded) -> Result<(String, u64, u64)> {
+/// Attaches (or starts the binary's supervisor), then waits until the
+/// kernel reports the scheduler enabled under its ops name. Returns
+/// `(ops, enable_seq, load_ms)`. When it does not get there the scheduler
+/// is removed again and the host runs the kernel's default.
+pub fn attach_and_check(ready: Ready) -> Result<(String, u64, u64)> {
+    match ready {
+        Ready::Object(loaded) => attach_object(loaded),
+        Ready::Binary(launch) => launch.start(),
+    }
+}
+
+fn attach_object(loaded: Loaded) -> Result<(String, u64, u64)> {
     let ops = loaded.ops_name.clone();
     let started = loaded.started;
     loaded.attach_and_pin()?;
@@ -55,6 +81,22 @@ pub fn attach_and_check(loaded: Loaded) -> Result<(String, u64, u64)> {
 /// this agent did not load is left alone and reported; one on its way out
 /// (`disabling`: ejected, or its pin removed by hand) is waited for.
 pub fn remove_ours() -> Result<KernelSchedExt> {
+    // A supervised binary: its supervisor stops it (SIGINT, the kernel seen
+    // `disabled`, SIGKILL past a timeout) and leaves.
+    if launch::stop_supervisor() {
+        let (after, done) = sched::kernel::wait_until(DISABLE_TIMEOUT, |k| k.state == "disabled")?;
+        if !done {
+            return Err(Failure::new(
+                ErrorKind::Internal,
+                format!(
+                    "the supervised scheduler stopped but sched_ext is still `{}` after {DISABLE_TIMEOUT:?}",
+                    after.state
+                ),
+            ));
+        }
+        let _ = sched::link::unpin();
+        return Ok(after);
+    }
     let before = sched::kernel::read()?;
     if !sched::link::unpin()? {
         if before.state == "disabling" {

@@ -14,6 +14,8 @@ mod kernel_matrix;
 mod lab;
 mod packaging;
 mod rollout;
+mod scx;
+mod scx_agent;
 mod signing;
 mod support;
 mod validate;

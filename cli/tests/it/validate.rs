@@ -16,7 +16,8 @@ use crate::support::{run, schedfleet, stderr, stdout, workspace_root};
 /// The hosts each example config repository assigns. Every directory under
 /// `examples/` with a `fleet.yaml` must be listed here; directories without
 /// one hold other material (such as `drift-check/`'s cron and systemd files).
-const EXAMPLES: &[(&str, usize)] = &[("inference-fleet", 40), ("quickstart", 2), ("two-schedulers", 3)];
+const EXAMPLES: &[(&str, usize)] =
+    &[("inference-fleet", 40), ("quickstart", 2), ("two-schedulers", 3), ("upstream-scx", 2)];
 
 const SCHEMAS: [&str; 4] = ["fleet", "inventory", "scheduler", "override"];
 

@@ -140,6 +140,14 @@ impl SshHost {
         (out.status.success(), reply)
     }
 
+    /// The `ssh` command that runs `remote` on the host, for callers that
+    /// need its stdin.
+    pub fn agent_command(&self, remote: &[&str]) -> Command {
+        let mut cmd = self.ssh_command();
+        cmd.args(remote);
+        cmd
+    }
+
     /// `(state, ops)` read straight from the kernel's sysfs files.
     pub fn sched_ext(&self) -> (String, String) {
         let state = self.ssh_ok(&["cat", "/sys/kernel/sched_ext/state"]);
