@@ -845,6 +845,7 @@ pub(crate) mod tests {
         d.fleet.health.latency = Some(crate::config::LatencyGate {
             window: Span(Duration::from_secs(1)),
             policy: crate::health::CanaryPolicy::default(),
+            cgroup: None,
         });
         let fleet = FakeFleet { slow: ["h01".to_owned()].into(), ..Default::default() };
         let (report, events) = run(&d, &fleet, false).await;
