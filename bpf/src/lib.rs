@@ -55,6 +55,10 @@ pub struct Param {
     pub default: &'static str,
     /// What the value does, with its unit and bounds.
     pub doc: &'static str,
+    /// The values the scheduler accepts (its `ops.init` refuses to start
+    /// otherwise), inclusive; `None` when every value of the kind is fine.
+    /// The controller narrows a scheduler file's declaration to it.
+    pub range: Option<(u64, u64)>,
 }
 
 /// How a [`Param`] is stored in `.rodata`: little-endian, at the symbol's offset.
@@ -106,6 +110,7 @@ const SIMPLE: Builtin = Builtin {
         doc: "time slice in nanoseconds: how long a task runs before the CPU goes to the task with the \
               smallest weighted virtual time, and the most virtual-time credit a task keeps across a sleep; \
               100000 to 100000000 (100 us to 100 ms), the scheduler refuses to start otherwise",
+        range: Some((100_000, 100_000_000)),
     }],
 };
 
@@ -121,6 +126,7 @@ const SERVE: Builtin = Builtin {
             doc: "the serving set's cgroups: comma-separated cgroup v2 paths (`/serving`, \
                   `system.slice/vllm.service`), up to 8; tasks in them or below are served first; \
                   the agent refuses a path that does not exist on the host",
+            range: None,
         },
         Param {
             name: "serving_comms",
@@ -128,6 +134,7 @@ const SERVE: Builtin = Builtin {
             default: "",
             doc: "the serving set's command names: comma-separated prefixes of a task's comm \
                   (`python,tokenize`), up to 8, each 1 to 15 bytes",
+            range: None,
         },
         Param {
             name: "serving_cpus",
@@ -136,6 +143,7 @@ const SERVE: Builtin = Builtin {
             doc: "serving CPUs: a CPU list (`0-3,8`) that serving tasks try first and batch tasks \
                   use only while no serving task wants them; the agent refuses CPUs the host does not \
                   have online; empty: none",
+            range: None,
         },
         Param {
             name: "serving_slice_ns",
@@ -143,6 +151,7 @@ const SERVE: Builtin = Builtin {
             default: "2000000",
             doc: "slice of a serving task (and of a batch task on a serving CPU) in nanoseconds; \
                   100000 to 100000000, the scheduler refuses to start otherwise",
+            range: Some((100_000, 100_000_000)),
         },
         Param {
             name: "batch_slice_ns",
@@ -150,6 +159,7 @@ const SERVE: Builtin = Builtin {
             default: "20000000",
             doc: "slice of a batch task in nanoseconds; batch tasks share the CPUs by weighted virtual \
                   time; 100000 to 100000000, the scheduler refuses to start otherwise",
+            range: Some((100_000, 100_000_000)),
         },
         Param {
             name: "batch_max_wait_ns",
@@ -158,6 +168,7 @@ const SERVE: Builtin = Builtin {
             doc: "starvation bound in nanoseconds: a CPU that has not run a batch task for this long runs \
                   one next, ahead of serving tasks; 1000000 to 2000000000 (1 ms to 2 s), the scheduler \
                   refuses to start otherwise",
+            range: Some((1_000_000, 2_000_000_000)),
         },
     ],
 };
@@ -392,6 +403,32 @@ mod tests {
                 assert_eq!(compiled, param.default, "{what}: documented default differs from the object");
                 assert!(!param.doc.is_empty(), "{what}: undocumented");
             }
+        }
+    }
+
+    /// The ranges in the table are the ones the BPF side checks in
+    /// `ops.init`: the `*_MIN`/`*_MAX` defines of each scheduler's intf.h.
+    #[test]
+    fn param_ranges_are_the_ones_intf_h_defines() {
+        let define = |header: &str, name: &str| -> u64 {
+            let line = header
+                .lines()
+                .find(|l| l.starts_with(&format!("#define {name} ")))
+                .unwrap_or_else(|| panic!("no #define {name}"));
+            line.split_whitespace().nth(2).unwrap().trim_end_matches("ULL").parse().unwrap()
+        };
+        let simple = include_str!("../schedulers/simple/intf.h");
+        let serve = include_str!("../schedulers/serve/intf.h");
+        let expected = [
+            ("simple", "slice_ns", simple, "SIMPLE_SLICE_NS"),
+            ("serve", "serving_slice_ns", serve, "SERVE_SLICE_NS"),
+            ("serve", "batch_slice_ns", serve, "SERVE_SLICE_NS"),
+            ("serve", "batch_max_wait_ns", serve, "SERVE_MAX_WAIT_NS"),
+        ];
+        for (scheduler, param, header, prefix) in expected {
+            let p = builtin(scheduler).unwrap().params.iter().find(|p| p.name == param).unwrap();
+            let range = (define(header, &format!("{prefix}_MIN")), define(header, &format!("{prefix}_MAX")));
+            assert_eq!(p.range, Some(range), "{scheduler}.{param}");
         }
     }
 

@@ -4,7 +4,8 @@
 //!
 //! PATH is either a directory of a mounted cgroup2 file system
 //! (`/sys/fs/cgroup/system.slice/vllm.service`) or a path relative to the
-//! cgroup2 root (`system.slice/vllm.service`, as in `/proc/PID/cgroup`). The
+//! cgroup2 root (`system.slice/vllm.service`, or `/system.slice/vllm.service`
+//! as in `/proc/PID/cgroup`). The
 //! depth comes from the path and the mount's root in `/proc/self/mountinfo`,
 //! so a cgroup2 mounted from a sub-tree is counted correctly. Inside a
 //! cgroup namespace the kernel's depth is not visible; the agent runs on
@@ -29,7 +30,7 @@ pub fn resolve(path: &str) -> Result<CgroupFilter, String> {
     let mountinfo = std::fs::read_to_string("/proc/self/mountinfo")
         .map_err(|e| format!("cannot read /proc/self/mountinfo: {e}"))?;
     let mounts = cgroup2_mounts(&mountinfo);
-    let (dir, level) = locate(path, &mounts)?;
+    let (dir, level) = locate(below_root(path, &mounts), &mounts)?;
     let meta = std::fs::metadata(&dir).map_err(|e| format!("cgroup `{}`: {e}", dir.display()))?;
     if !meta.is_dir() {
         return Err(format!("cgroup `{}` is not a directory", dir.display()));
@@ -49,6 +50,17 @@ pub fn is_cgroup2(dir: &Path) -> bool {
     // SAFETY: statfs is plain old data and the path is NUL-terminated.
     let mut fs: libc::statfs = unsafe { std::mem::zeroed() };
     unsafe { libc::statfs(c_path.as_ptr(), &mut fs) == 0 && fs.f_type as i64 == CGROUP2_SUPER_MAGIC }
+}
+
+/// `path` as [`locate`] takes it: an absolute path that is not under a
+/// cgroup2 mount point is read as relative to the cgroup2 root, the way
+/// `/proc/PID/cgroup` writes it (`/serving` is `serving`).
+pub fn below_root<'a>(path: &'a str, mounts: &[Cgroup2Mount]) -> &'a str {
+    if mounts.iter().any(|m| Path::new(path).starts_with(&m.mount_point)) {
+        path
+    } else {
+        path.trim_start_matches('/')
+    }
 }
 
 /// The directory of `path` and its depth below the cgroup2 root.
@@ -132,6 +144,14 @@ mod tests {
         assert_eq!(mounts[0], Cgroup2Mount { mount_point: "/sys/fs/cgroup".into(), root: "/".into() });
         assert_eq!(mounts[1].mount_point, Path::new("/srv/my cgroups"));
         assert_eq!(mounts[1].root, Path::new("/system.slice"));
+    }
+
+    #[test]
+    fn absolute_paths_outside_the_mounts_are_below_the_root() {
+        let mounts = cgroup2_mounts(MOUNTINFO);
+        assert_eq!(below_root("/serving", &mounts), "serving");
+        assert_eq!(below_root("/sys/fs/cgroup/serving", &mounts), "/sys/fs/cgroup/serving");
+        assert_eq!(below_root("a/b", &mounts), "a/b");
     }
 
     #[test]

@@ -9,7 +9,6 @@
 //! that runs keeps running.
 
 use std::os::unix::fs::MetadataExt;
-use std::path::Path;
 
 use schedfleet_bpf::param::{self, ListKind};
 use schedfleet_proto::ErrorKind;
@@ -71,9 +70,7 @@ fn cgroup_id(path: &str) -> Result<u64, String> {
     let mountinfo = std::fs::read_to_string("/proc/self/mountinfo")
         .map_err(|e| format!("cannot read /proc/self/mountinfo: {e}"))?;
     let mounts = cgroup::cgroup2_mounts(&mountinfo);
-    let under_mount = mounts.iter().any(|m| Path::new(path).starts_with(&m.mount_point));
-    let relative = if under_mount { path } else { path.trim_start_matches('/') };
-    let (dir, _level) = cgroup::locate(relative, &mounts)?;
+    let (dir, _level) = cgroup::locate(cgroup::below_root(path, &mounts), &mounts)?;
     match std::fs::metadata(&dir) {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(format!(
             "cgroup `{path}` does not exist on this host (no directory `{}`); create it before activating, \

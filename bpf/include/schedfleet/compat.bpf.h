@@ -128,4 +128,16 @@ static __always_inline void sf_task_set_dsq_vtime(struct task_struct *p,
 		p->scx.dsq_vtime = vtime;
 }
 
+/*
+ * Sets what is left of @p's slice. Kernels with nested schedulers want the
+ * kfunc; older ones let ops write the field.
+ */
+static __always_inline void sf_task_set_slice(struct task_struct *p, u64 slice)
+{
+	if (bpf_ksym_exists(scx_bpf_task_set_slice))
+		scx_bpf_task_set_slice(p, slice);
+	else
+		p->scx.slice = slice;
+}
+
 #endif /* SCHEDFLEET_COMPAT_BPF_H */

@@ -341,11 +341,12 @@ static void enqueue_serving(struct task_struct *p, u64 enq_flags)
 		return;
 	}
 	/*
-	 * Only a wake-up preempts: a serving task whose slice ran out is
-	 * re-queued from the CPU that ran it, and that CPU reads the serving
-	 * queue first anyway.
+	 * A wake-up preempts, and so does a new task (the kernel does not
+	 * flag its first enqueue as a wake-up; it still has a full slice). A
+	 * serving task whose slice ran out does not: it is re-queued from the
+	 * CPU that ran it, and that CPU reads the serving queue first anyway.
 	 */
-	if (!(enq_flags & SCX_ENQ_WAKEUP))
+	if (!(enq_flags & SCX_ENQ_WAKEUP) && !p->scx.slice)
 		return;
 	cpu = pick_victim(p);
 	if (cpu >= 0) {
@@ -420,6 +421,15 @@ void BPF_STRUCT_OPS(serve_running, struct task_struct *p)
 		 */
 		c->guarded = !serving && c->guard_next;
 		c->guard_next = 0;
+		/*
+		 * A batch task from the batch queue carries the batch slice; on
+		 * a serving CPU it gets the serving slice, so that the CPU comes
+		 * back soon even if no preemption reaches it (a batch turn keeps
+		 * its whole slice: that is what the turn is for).
+		 */
+		if (!serving && !c->guarded && is_serving_cpu(scx_bpf_task_cpu(p)) &&
+		    p->scx.slice > serving_slice_ns)
+			sf_task_set_slice(p, serving_slice_ns);
 		if (!serving)
 			c->batch_last_ns = now;
 	}
@@ -472,19 +482,19 @@ s32 BPF_STRUCT_OPS_SLEEPABLE(serve_init)
 	 */
 	if (serving_slice_ns < SERVE_SLICE_NS_MIN ||
 	    serving_slice_ns > SERVE_SLICE_NS_MAX) {
-		sf_error("serve: serving_slice_ns %llu ns is outside [%llu, %llu]",
+		sf_error("serving_slice_ns %llu ns is outside [%llu, %llu]",
 			 serving_slice_ns, SERVE_SLICE_NS_MIN, SERVE_SLICE_NS_MAX);
 		return -EINVAL;
 	}
 	if (batch_slice_ns < SERVE_SLICE_NS_MIN ||
 	    batch_slice_ns > SERVE_SLICE_NS_MAX) {
-		sf_error("serve: batch_slice_ns %llu ns is outside [%llu, %llu]",
+		sf_error("batch_slice_ns %llu ns is outside [%llu, %llu]",
 			 batch_slice_ns, SERVE_SLICE_NS_MIN, SERVE_SLICE_NS_MAX);
 		return -EINVAL;
 	}
 	if (batch_max_wait_ns < SERVE_MAX_WAIT_NS_MIN ||
 	    batch_max_wait_ns > SERVE_MAX_WAIT_NS_MAX) {
-		sf_error("serve: batch_max_wait_ns %llu ns is outside [%llu, %llu]",
+		sf_error("batch_max_wait_ns %llu ns is outside [%llu, %llu]",
 			 batch_max_wait_ns, SERVE_MAX_WAIT_NS_MIN,
 			 SERVE_MAX_WAIT_NS_MAX);
 		return -EINVAL;
@@ -495,7 +505,7 @@ s32 BPF_STRUCT_OPS_SLEEPABLE(serve_init)
 		if (!is_serving_cpu(cpu))
 			continue;
 		if (cpu >= nr_cpus) {
-			sf_error("serve: serving_cpus names CPU %llu, but this kernel has CPUs 0-%llu",
+			sf_error("serving_cpus names CPU %llu, but this kernel has CPUs 0-%llu",
 				 (u64)cpu, (u64)nr_cpus - 1);
 			return -EINVAL;
 		}

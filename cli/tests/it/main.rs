@@ -16,6 +16,7 @@ mod packaging;
 mod rollout;
 mod scx;
 mod scx_agent;
+mod serve;
 mod signing;
 mod support;
 mod validate;

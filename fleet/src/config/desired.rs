@@ -408,8 +408,18 @@ fn load_scheduler(repo: &ConfigRepo, name: &str, at: &Origin) -> Result<LoadedSc
             "{at} assigns scheduler `{name}`, but `{file}` is not in the commit; add and commit it, or fix the name"
         ))
     })?;
-    let decl: SchedulerFile = yaml::parse(&file, &bytes)?;
+    let mut decl: SchedulerFile = yaml::parse(&file, &bytes)?;
     let positions = Positions::new(&file, &bytes);
+    // A builtin knows the values its `ops.init` accepts: a declaration is
+    // narrowed to them, so a value the scheduler would refuse in the kernel
+    // is refused here, before any host is touched.
+    if let Ok(Source::Builtin(builtin)) = Source::parse(&positions.origin(&[Key("source")]), &decl.source) {
+        for param in schedfleet_bpf::builtin(&builtin).map(|b| b.params).unwrap_or_default() {
+            if let (Some(d), Some((lo, hi))) = (decl.params.get_mut(param.name), param.range) {
+                d.narrow(lo, hi);
+            }
+        }
+    }
     for (p, d) in &decl.params {
         let here = |step: Option<&str>| {
             let mut path = vec![Key("params"), Key(p)];

@@ -382,6 +382,15 @@ mod tests {
     }
 
     #[test]
+    fn the_latency_gate_names_one_plain_cgroup() {
+        let cgroup = |c: &str| check(&format!("health:\n  latency:\n    cgroup: '{c}'\n"));
+        assert_eq!(cgroup("/system.slice/vllm.service"), Ok(()));
+        assert!(cgroup("/a/../b").unwrap_err().contains("`health.latency.cgroup` `/a/../b`: "));
+        assert!(cgroup("/a,/b").unwrap_err().contains("name exactly one cgroup"));
+        assert!(cgroup("/").unwrap_err().contains("root cgroup"));
+    }
+
+    #[test]
     fn probe_urls_are_the_agents() {
         let url = |u: &str| check(&format!("health:\n  probes:\n    - {{ name: p, http: \"{u}\" }}\n"));
         assert_eq!(url("http://127.0.0.1:8000/health"), Ok(()));

@@ -331,6 +331,13 @@ impl ParamDecl {
         Some((self.min.map_or(lo, |m| lo.max(m.into())), self.max.map_or(hi, |m| hi.min(m.into()))))
     }
 
+    /// Narrows `min` and `max` to `lo..=hi` (what a builtin accepts).
+    pub fn narrow(&mut self, lo: u64, hi: u64) {
+        let lo = i64::try_from(lo).unwrap_or(i64::MAX);
+        self.min = Some(self.min.map_or(lo, |m| m.max(lo)));
+        self.max = Some(self.max.map_or(hi, |m| m.min(hi)));
+    }
+
     /// Checks that `min` and `max` leave some value of the type allowed.
     pub fn check_bounds(&self, name: &str) -> Result<(), String> {
         match self.range() {
@@ -467,6 +474,16 @@ mod tests {
         let wrong = file("  batch_slice_ns: { type: cpu_list }\n");
         let (_, err) = wrong.check_object("builtin:serve", serve).unwrap_err();
         assert!(err.contains("an integer or bool"), "{err}");
+    }
+
+    #[test]
+    fn narrowing_keeps_the_tighter_bound() {
+        let mut open = decl(ParamType::U64, None, None);
+        open.narrow(100_000, 100_000_000);
+        assert!(open.check("s", &Scalar::Int(50)).unwrap_err().contains("outside 100000..=100000000"));
+        let mut tight = decl(ParamType::U64, Some(1_000_000), Some(10_000_000));
+        tight.narrow(100_000, 100_000_000);
+        assert_eq!((tight.min, tight.max), (Some(1_000_000), Some(10_000_000)));
     }
 
     #[test]
