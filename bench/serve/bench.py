@@ -133,7 +133,7 @@ def find_scheduler_file(name):
     """The scheduler file of `name` that this checkout ships, or None."""
     candidates = {
         "simple": ["examples/quickstart/schedulers/simple.yaml"],
-        "serve": ["examples/inference-serving/schedulers/serve.yaml", "bench/serve/schedulers/serve.yaml"],
+        "serve": ["examples/inference-serving/schedulers/serve.yaml"],
         "scx_bpfland": ["examples/upstream-scx/schedulers/bpfland.yaml"],
     }[name]
     for c in candidates:
