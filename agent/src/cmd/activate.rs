@@ -56,7 +56,7 @@ pub fn run(args: ActivateArgs) -> Result<Activated> {
             }
             preflight::check_binary(&launch)?;
             log::info(&format!("verified `{}` for `scx_{}`", args.object, spec.ops_name));
-            (Ready::Binary(launch), format!("scx_{}", spec.ops_name))
+            (Ready::Binary(Box::new(launch)), format!("scx_{}", spec.ops_name))
         }
         None => {
             let bytes = store::read_verified(&args.object, &args.sha256)?;

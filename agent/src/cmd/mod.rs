@@ -20,6 +20,11 @@ use crate::error::{Failure, Result};
 pub fn run(command: Command) -> Result<Value> {
     // Every command that reads or writes the agent's files first makes sure
     // they are root-only (see `state::check_root`).
+    // A supervisor's stderr is `/dev/null`: it logs to its own file from
+    // the start, so that even a failure of the check below is on record.
+    if matches!(command, Command::Supervise { .. }) {
+        crate::scx::supervisor::log_to_own_file();
+    }
     if !matches!(command, Command::Version | Command::Facts) {
         crate::state::check_root()?;
     }

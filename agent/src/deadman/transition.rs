@@ -131,6 +131,25 @@ pub fn record_fallback(st: &mut AgentState, restored: Option<ActiveScheduler>, f
     st.last_fallback = Some(fallback);
 }
 
+/// A supervised binary `artifact` came up again (a restart, or a
+/// re-attach within its process) as `ops` with `enable_seq`: the active
+/// record, and the pending one when it is that binary's, follow, so that
+/// `kernel_agrees`, the watchdog and `confirm` compare with what runs (see
+/// the module `scx`). Nothing changes, and false is returned, when the
+/// state no longer records that binary active.
+pub fn record_restart(st: &mut AgentState, artifact: &str, ops: &str, enable_seq: u64) -> bool {
+    let Some(active) = st.active.as_mut().filter(|a| a.artifact == artifact && a.binary.is_some()) else {
+        return false;
+    };
+    active.enable_seq = enable_seq;
+    active.ops = ops.to_owned();
+    if let Some(p) = st.pending.as_mut().filter(|p| p.artifact == artifact) {
+        p.enable_seq = enable_seq;
+        p.ops = ops.to_owned();
+    }
+    true
+}
+
 /// Where `rollback` goes, and what `previous_confirmed` is afterwards.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RollbackPlan {
@@ -234,6 +253,30 @@ mod tests {
         assert_eq!(prev.as_ref(), Some(&a));
         record_pending_activation(&mut st, b.clone(), pending_over(&b, prev, 100));
         (st, a, b)
+    }
+
+    #[test]
+    fn a_restart_moves_the_enable_seq_of_its_own_binary_only() {
+        let (mut st, a, mut b) = a_then_pending_b();
+        assert!(!record_restart(&mut st, &b.artifact, "b", 9), "b is an object: no supervisor restarts it");
+        b.binary = Some(schedfleet_proto::BinarySpec {
+            origin: schedfleet_proto::BinaryOrigin::Store,
+            args: vec![],
+            env: Default::default(),
+            ops_name: "b".into(),
+            ops_version: None,
+            start_timeout_ms: 1000,
+            restart: Default::default(),
+            libs: Default::default(),
+        });
+        st.active = Some(ActiveScheduler { confirmed: false, ..b.clone() });
+        assert!(!record_restart(&mut st, &a.artifact, "a", 9), "not the active one");
+        assert!(record_restart(&mut st, &b.artifact, "b_1.0_x", 9));
+        assert_eq!(st.active.as_ref().map(|x| (x.ops.as_str(), x.enable_seq)), Some(("b_1.0_x", 9)));
+        let p = st.pending.as_ref().unwrap();
+        assert_eq!((p.ops.as_str(), p.enable_seq, p.previous.as_ref()), ("b_1.0_x", 9, Some(&a)));
+        let running = kernel_running(st.active.as_ref().unwrap());
+        assert_eq!(decide_confirm(&st, &b.artifact, &running, 50), ConfirmDecision::Confirm, "confirm follows");
     }
 
     #[test]

@@ -95,6 +95,16 @@ pub fn watchdog_verdict(kernel: &KernelSchedExt, expected: &Pending, now: u64) -
     None
 }
 
+/// Whether the watchdog of an unconfirmed activation leaves `verdict` to
+/// the activation's supervisor: for a supervised binary whose supervisor
+/// lives, `disabled` (between two starts) and a changed `enable_seq` (a
+/// restart) are the restart policy's to judge (see the module `scx`). The
+/// deadline, the probes, another ops name and a dead supervisor stay the
+/// watchdog's.
+pub fn defer_to_supervisor(verdict: Option<&Reason>, binary: bool, supervisor_alive: bool) -> bool {
+    binary && supervisor_alive && matches!(verdict, Some(Reason::KernelDisabled { .. } | Reason::Reloaded { .. }))
+}
+
 /// The first failed probe of a round, if any.
 pub fn probe_verdict(results: &[ProbeResult]) -> Option<Reason> {
     results.iter().find(|r| !r.ok).map(|r| Reason::ProbeFailed { name: r.name.clone(), detail: r.detail.clone() })
@@ -125,6 +135,24 @@ mod tests {
             previous: None,
             watchdog_pid: 42,
         }
+    }
+
+    #[test]
+    fn a_live_supervisor_judges_restarts_and_nothing_else() {
+        let disabled = Reason::KernelDisabled { state: "disabled".into() };
+        let reloaded = Reason::Reloaded { expected: 3, now: 4, ops: Some("bpfland_1.1.4_x".into()) };
+        assert!(defer_to_supervisor(Some(&disabled), true, true));
+        assert!(defer_to_supervisor(Some(&reloaded), true, true));
+        assert!(!defer_to_supervisor(Some(&disabled), true, false), "a dead supervisor restarts nothing");
+        assert!(!defer_to_supervisor(Some(&disabled), false, true), "a BPF object has no supervisor");
+        for own in [
+            Reason::NotConfirmed { within: 60 },
+            Reason::ProbeFailed { name: "p".into(), detail: "d".into() },
+            Reason::OtherOps { expected: "a".into(), now: Some("b".into()) },
+        ] {
+            assert!(!defer_to_supervisor(Some(&own), true, true), "{own:?}");
+        }
+        assert!(!defer_to_supervisor(None, true, true));
     }
 
     #[test]

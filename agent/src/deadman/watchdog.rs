@@ -28,7 +28,7 @@ use schedfleet_proto::{AgentState, Fallback, Pending, ProbeResult};
 use serde::Serialize;
 
 use super::fallback;
-use super::verdict::{probe_verdict, watchdog_verdict, Reason};
+use super::verdict::{defer_to_supervisor, probe_verdict, watchdog_verdict, Reason};
 use crate::cli::WatchArgs;
 use crate::error::Result;
 use crate::health::user_probe::{self, Probe};
@@ -142,8 +142,11 @@ pub fn run(args: WatchArgs) -> Result<Watched> {
         // supervisor decides (restart policy, fallback past the cap) while
         // it lives.
         if binary
-            && matches!(verdict, Some(Reason::KernelDisabled { .. } | Reason::Reloaded { .. }))
-            && crate::scx::launch::running_supervisor().is_some_and(|(_, r)| r.artifact == args.artifact)
+            && defer_to_supervisor(
+                verdict.as_ref(),
+                binary,
+                crate::scx::launch::running_supervisor().is_some_and(|(_, r)| r.artifact == args.artifact),
+            )
         {
             verdict = None;
         }

@@ -17,7 +17,7 @@ use crate::{log, sched, store};
 /// libraries), which its supervisor starts.
 pub enum Ready {
     Object(Loaded),
-    Binary(Launch),
+    Binary(Box<Launch>),
 }
 
 /// Whether what the kernel runs is schedfleet's: our pin, or a supervised
@@ -38,7 +38,7 @@ pub const DISABLE_TIMEOUT: Duration = Duration::from_secs(10);
 /// binary is checked the same way (`Launch::prepare`).
 pub fn load_stored(scheduler: &ActiveScheduler) -> Result<Ready> {
     if let Some(spec) = &scheduler.binary {
-        return Launch::prepare(&scheduler.artifact, spec).map(Ready::Binary);
+        return Launch::prepare(&scheduler.artifact, spec).map(|l| Ready::Binary(Box::new(l)));
     }
     let path = store::path_of(&scheduler.artifact);
     let bytes = store::read_verified(&path.to_string_lossy(), &scheduler.artifact)?;

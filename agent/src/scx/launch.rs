@@ -258,7 +258,7 @@ impl Launch {
                 }
                 _ => {}
             }
-            if !process::is_agent(pid, VERB, Some(&self.artifact)) {
+            if !starting_or_alive(pid, &self.artifact) {
                 // It may have written its last record just before leaving.
                 if let Some(rec) = record::load().filter(|r| r.supervised.supervisor_pid == pid) {
                     if rec.phase == Phase::Running {
@@ -269,13 +269,15 @@ impl Launch {
                 return Err(Failure::new(
                     ErrorKind::NotEnabled,
                     format!(
-                        "the supervisor of `{name}` ended without a report; see `{}`",
-                        record::supervisor_log().display()
+                        "the supervisor (pid {pid}) of `{name}` ended without a report; the end of `{}`:\n{}",
+                        record::supervisor_log().display(),
+                        super::logfile::tail(&record::supervisor_log(), 5).unwrap_or_default()
                     ),
                 ));
             }
             if started.elapsed() > limit {
-                stop_supervisor();
+                // By its pid: it may not have written a record yet.
+                process::stop_agent(pid, VERB, &self.artifact, SUPERVISOR_STOP_GRACE);
                 return Err(Failure::new(
                     ErrorKind::NotEnabled,
                     format!("the supervisor of `{name}` did not report within {} ms; stopped it", limit.as_millis()),
@@ -283,6 +285,24 @@ impl Launch {
             }
             std::thread::sleep(Duration::from_millis(20));
         }
+    }
+}
+
+/// Whether the supervisor just started at `pid` lives. Right after its
+/// `exec` its command line reads empty for a moment (the kernel closes the
+/// close-on-exec descriptors, which is when `spawn` returns, before it
+/// sets up the new program's arguments; seen under emulation), so a live
+/// process that is not a zombie and has no command line yet counts too.
+fn starting_or_alive(pid: u32, artifact: &str) -> bool {
+    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else { return false };
+    let state = stat.rsplit_once(')').and_then(|(_, rest)| rest.split_whitespace().next());
+    if matches!(state, Some("Z" | "X") | None) {
+        return false;
+    }
+    match std::fs::read(format!("/proc/{pid}/cmdline")) {
+        Ok(cmdline) if cmdline.is_empty() => true,
+        Ok(cmdline) => process::is_agent_cmdline(&cmdline, VERB, Some(artifact)),
+        Err(_) => false,
     }
 }
 
@@ -321,4 +341,98 @@ pub fn stop_supervisor() -> bool {
         log::error(&format!("the supervisor (pid {pid}) had to be killed; its scheduler was sent SIGINT"));
     }
     stopped != process::Stopped::NotRunning
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use schedfleet_proto::RestartPolicy;
+
+    use super::*;
+
+    fn spec(origin: BinaryOrigin) -> BinarySpec {
+        BinarySpec {
+            origin,
+            args: vec!["--slice-us".into(), "5000".into()],
+            env: BTreeMap::new(),
+            ops_name: "bpfland".into(),
+            ops_version: Some("1.1.4".into()),
+            start_timeout_ms: 10_000,
+            restart: RestartPolicy::default(),
+            libs: BTreeMap::new(),
+        }
+    }
+
+    fn installed(path: &Path, sha256: Option<&str>) -> BinaryOrigin {
+        BinaryOrigin::Installed { path: path.to_string_lossy().into_owned(), sha256: sha256.map(Into::into) }
+    }
+
+    #[test]
+    fn a_live_process_is_starting_or_alive_only_as_our_supervisor() {
+        let me = std::process::id();
+        assert!(!starting_or_alive(me, &"a".repeat(64)), "this test is not a supervisor");
+        assert!(!starting_or_alive(u32::MAX, &"a".repeat(64)), "no such process");
+    }
+
+    #[test]
+    fn an_installed_binary_is_checked_against_its_declared_digest() {
+        let dir = tempfile::tempdir().unwrap();
+        let exe = dir.path().join("scx_bpfland");
+        std::fs::write(&exe, b"the real scheduler").unwrap();
+        let good = hex::encode(Sha256::digest(b"the real scheduler"));
+        let launch = Launch::prepare(&good, &spec(installed(&exe, Some(&good)))).unwrap();
+        assert_eq!((launch.exec_path(), launch.expected.as_deref()), (exe.clone(), Some(good.as_str())));
+
+        std::fs::write(&exe, b"something else").unwrap();
+        let err = Launch::prepare(&good, &spec(installed(&exe, Some(&good)))).unwrap_err();
+        assert_eq!(err.kind, ErrorKind::DigestMismatch, "{}", err.message);
+        let err = Launch::prepare(&"0".repeat(64), &spec(installed(&exe, Some(&good)))).unwrap_err();
+        assert_eq!(err.kind, ErrorKind::DigestMismatch);
+        assert!(err.message.contains("declared as"), "{}", err.message);
+    }
+
+    #[test]
+    fn an_installed_binary_without_a_digest_is_named_by_path_and_version() {
+        let dir = tempfile::tempdir().unwrap();
+        let exe = dir.path().join("scx_bpfland");
+        std::fs::write(&exe, b"any bytes").unwrap();
+        let path = exe.to_string_lossy().into_owned();
+        let identity = hex::encode(Sha256::digest(installed_identity_input(&path, Some("1.1.4")).as_bytes()));
+        let launch = Launch::prepare(&identity, &spec(installed(&exe, None))).unwrap();
+        assert_eq!(launch.expected, None);
+        let other_version = hex::encode(Sha256::digest(installed_identity_input(&path, Some("1.1.5")).as_bytes()));
+        let err = Launch::prepare(&other_version, &spec(installed(&exe, None))).unwrap_err();
+        assert_eq!(err.kind, ErrorKind::DigestMismatch);
+        let missing = dir.path().join("absent");
+        let missing_path = missing.to_string_lossy().into_owned();
+        let identity = hex::encode(Sha256::digest(installed_identity_input(&missing_path, Some("1.1.4")).as_bytes()));
+        let err = Launch::prepare(&identity, &spec(installed(&missing, None))).unwrap_err();
+        assert_eq!(err.kind, ErrorKind::Preflight);
+        assert!(err.message.contains("is not on the host"), "{}", err.message);
+    }
+
+    #[test]
+    fn the_environment_is_only_what_is_declared_plus_path() {
+        let dir = tempfile::tempdir().unwrap();
+        let exe = dir.path().join("scx_bpfland");
+        std::fs::write(&exe, b"x").unwrap();
+        let d = hex::encode(Sha256::digest(b"x"));
+        let mut s = spec(installed(&exe, Some(&d)));
+        s.env.insert("SCX_TIMEOUT_MS".into(), "5000".into());
+        let env = Launch::prepare(&d, &s).unwrap().environment();
+        assert_eq!(env.keys().collect::<Vec<_>>(), ["PATH", "SCX_TIMEOUT_MS"]);
+        for reserved in ["LD_PRELOAD", "PATH", "LD_LIBRARY_PATH", "A=B"] {
+            let mut bad = s.clone();
+            bad.env.insert(reserved.into(), "x".into());
+            assert_eq!(Launch::prepare(&d, &bad).unwrap_err().kind, ErrorKind::Usage, "{reserved}");
+        }
+        let err =
+            Launch::prepare(&d, &spec(BinaryOrigin::Installed { path: "scx_bpfland".into(), sha256: Some(d.clone()) }))
+                .unwrap_err();
+        assert!(err.message.contains("not an absolute path"), "{}", err.message);
+        let mut bad = s.clone();
+        bad.libs.insert("../libc.so.6".into(), d.clone());
+        assert_eq!(Launch::prepare(&d, &bad).unwrap_err().kind, ErrorKind::Usage);
+    }
 }

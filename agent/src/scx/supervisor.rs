@@ -38,7 +38,7 @@ use super::logfile::{self, RotatingLog};
 use super::record::{self, Phase, Record};
 use super::restart::{Decision, RestartTracker};
 use crate::deadman::verdict::Reason;
-use crate::deadman::{fallback, watchdog};
+use crate::deadman::{fallback, transition, watchdog};
 use crate::error::{Failure, Result};
 use crate::{log, sched, state};
 
@@ -55,10 +55,15 @@ pub struct Supervise {
     pub ended: Phase,
 }
 
-pub fn run(artifact: &str) -> Result<Supervise> {
-    state::ensure_dir(&record::dir())?;
+/// Points stderr at the supervisor's log, with timestamps.
+pub fn log_to_own_file() {
+    let _ = state::ensure_dir(&record::dir());
     watchdog::log_to_own_file(&record::supervisor_log());
     log::with_timestamps();
+}
+
+pub fn run(artifact: &str) -> Result<Supervise> {
+    log::info(&format!("supervisor starts for `{artifact}`"));
     watchdog::block_stop_signals();
     sched::libbpf_log::install();
     let launch: Launch = record::read_json(&record::launch_path())?;
@@ -215,6 +220,9 @@ fn start(launch: &Launch, rec: &mut Record, first: bool) -> Started {
             Ok(())
         });
     }
+    // The kernel sets `enabled` (and the ops name) a moment before it
+    // counts the load in `enable_seq`: a start is up once both moved.
+    let seq_before = sched::kernel::read().map_or(0, |k| k.enable_seq);
     let started_mono_us = monotonic_ms() * 1000;
     let _ = output.write(
         format!("--- schedfleet: starting {} {:?} at {} ---\n", exe.display(), launch.spec.args, state::unix_now())
@@ -241,7 +249,10 @@ fn start(launch: &Launch, rec: &mut Record, first: bool) -> Started {
             return Started::Failed(exited(launch, pid, status, false, started_mono_us, None));
         }
         if let Ok(k) = sched::kernel::read() {
-            if k.state == "enabled" && k.ops.as_deref().is_some_and(|ops| launch.spec.ops_matches(ops)) {
+            if k.state == "enabled"
+                && k.enable_seq > seq_before
+                && k.ops.as_deref().is_some_and(|ops| launch.spec.ops_matches(ops))
+            {
                 log::info(&format!(
                     "`{}` enabled after {} ms (enable_seq {})",
                     k.ops.as_deref().unwrap_or(""),
@@ -416,17 +427,8 @@ fn record_restart_in_state(launch: &Launch, rec: &Record) {
     let (Some(seq), Some(ops)) = (rec.enable_seq, rec.ops.clone()) else { return };
     let Some(_lock) = watchdog::lock_unless_stopped() else { return };
     let Ok(mut st) = state::load() else { return };
-    let ours = st.active.as_ref().is_some_and(|a| a.artifact == launch.artifact && a.binary.is_some());
-    if !ours {
+    if !transition::record_restart(&mut st, &launch.artifact, &ops, seq) {
         return;
-    }
-    if let Some(a) = st.active.as_mut() {
-        a.enable_seq = seq;
-        a.ops = ops.clone();
-    }
-    if let Some(p) = st.pending.as_mut().filter(|p| p.artifact == launch.artifact) {
-        p.enable_seq = seq;
-        p.ops = ops;
     }
     if let Err(e) = state::save(&st) {
         log::error(&format!("cannot record the restart in the state: {}", e.message));

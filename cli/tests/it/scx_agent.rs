@@ -13,7 +13,9 @@
 //!    and the kernel seen on the new one; an unconfirmed binary whose
 //!    restart cap is exhausted falls back to `simple` with the cause, and
 //!    its `confirm` says reverted.
-//! 4. `rollback` from the binary to `simple` and back, then `deactivate`.
+//! 4. `rollback` from the binary to `simple` and back; a binary that never
+//!    comes up is stopped and the previous binary put back; an agent killed
+//!    right after a binary came up is undone by `recover`; `deactivate`.
 //!
 //! One test function: the steps share one lab VM and run in order.
 
@@ -265,6 +267,16 @@ fn the_agent_supervises_a_real_upstream_scheduler_on_the_lab() {
     assert_ne!(st["supervised"]["pid"].as_u64().unwrap().to_string(), pid, "a new process");
     assert!(kernel(h).1.starts_with("bpfland_"));
 
+    // SysRq-S: the kernel ejects the scheduler; the cause is the kernel's.
+    h.ssh_ok(&["sh", "-c", "'echo S > /proc/sysrq-trigger'"]);
+    wait_for("the restart after the ejection", 90, || {
+        st = status(h);
+        st["supervised"]["restarts"] == 2 && st["supervised"]["phase"] == "running" && st["kernel_agrees"] == true
+    });
+    let last = &st["supervised"]["last_exit"];
+    assert_eq!(last["cause"], "ejected", "{st}");
+    assert!(last["reason"].as_str().unwrap().contains("sysrq"), "{st}");
+
     // 3. Binary -> object: the supervised scheduler is stopped, simple runs.
     let (ok, reply) = agent(h, &["activate", &simple_path, "--sha256", &simple_digest, "--replace"]);
     assert!(ok, "{reply}");
@@ -315,6 +327,46 @@ fn the_agent_supervises_a_real_upstream_scheduler_on_the_lab() {
     assert!(st["kernel_agrees"].as_bool().unwrap() && st["supervised"]["phase"] == "running", "{st}");
     let log = st["supervised"]["log"].as_str().unwrap().to_owned();
     assert!(h.ssh_ok(&["cat", &log]).contains("schedfleet: starting"), "the scheduler's output is logged");
+
+    // Binary -> binary that does not come up (the version the kernel's ops
+    // name must carry is wrong): refused after its start timeout, and the
+    // previous binary is put back.
+    let mut wrong: Value = serde_json::from_str(&bpfland.spec(3, true)).unwrap();
+    wrong["ops_version"] = json!("9.9.9");
+    wrong["start_timeout_ms"] = json!(8000);
+    let (ok, reply) = bpfland.activate(h, &wrong.to_string(), &["--replace"]);
+    assert!(!ok);
+    assert_eq!(reply["error"]["kind"], "not_enabled", "{reply}");
+    let said = reply["error"]["message"].as_str().unwrap();
+    assert!(said.contains("did not reach `enabled` in time") && said.contains("restored the previous"), "{said}");
+    st = status(h);
+    assert!(st["kernel_agrees"].as_bool().unwrap() && kernel(h).1.starts_with("bpfland_1.1.4_"), "{st}");
+    assert_eq!(st["active"]["binary"]["ops_version"], "1.1.4");
+    eprintln!(
+        "start-to-enabled under TCG, from the supervisor's log:\n{}",
+        h.ssh_ok(&["grep", "'enabled after'", &format!("{}/scx/supervisor.log", schedfleet_proto::AGENT_ROOT)])
+    );
+
+    // An agent killed right after the new binary came up (before it
+    // recorded anything): `recover` stops that binary's supervisor and
+    // starts the confirmed one again.
+    let spec2 = bpfland.spec(2, true);
+    let mut remote = vec!["env".to_owned(), "SCHEDFLEET_AGENT_FAULT=kill-after:attached".to_owned(), AGENT.to_owned()];
+    for arg in ["activate", &bpfland.path, "--sha256", &digest, "--binary", &spec2, "--replace"] {
+        remote.push(quoted(arg));
+    }
+    let out = h.ssh(&remote.iter().map(String::as_str).collect::<Vec<_>>());
+    assert!(!out.status.success() && out.stdout.is_empty(), "killed after `attached`: no reply");
+    let (ok, reply) = agent(h, &["recover"]);
+    assert!(ok, "{reply}");
+    assert!(
+        reply["result"]["recovered"]["reason"].as_str().unwrap().contains("was killed while it activated"),
+        "{reply}"
+    );
+    st = status(h);
+    assert!(st["kernel_agrees"].as_bool().unwrap() && st["supervised"]["phase"] == "running", "{st}");
+    assert_eq!(st["active"]["binary"]["restart"]["max"], 3, "the confirmed binary runs again: {st}");
+    assert_eq!(pids_named(h, "scx_bpfland").len(), 1, "one scheduler process");
 
     let (ok, reply) = agent(h, &["deactivate"]);
     assert!(ok, "{reply}");
