@@ -22,7 +22,7 @@ pub(in crate::bad_input) const CASES: &[Case] = &[
     // Templates (rendered by `validate`; `plan` and `apply` render with each host's facts).
     Case {
         name: "template: undefined fact",
-        files: &[("hosts/h1.yaml", Text("params:\n  slice_ns: \"{{ 100000 * facts.gpus }}\"\n"))],
+        files: &[("hosts/h1.yaml", Text("params:\n  slice_ns: \"{{ 100000 * facts.tpus }}\"\n"))],
         expect: &["`hosts/h1.yaml` line 2", "slice_ns", "undefined"],
         ..CASE
     },
