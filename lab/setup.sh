@@ -12,6 +12,9 @@
 #                           # the baseline of bench/fleet)
 #   lab/setup.sh debroot    # a clean Debian root (debootstrap minbase, packed into the cache)
 #                           # that the package test installs the .deb into
+#   lab/setup.sh scx        # upstream sched-ext/scx schedulers (scx_bpfland, scx_cosmos) built
+#                           # from crates.io, cached per crate version and toolchain, for the
+#                           # upstream-scx example and its lab tests
 #
 # Kernels land side by side in ${SCHEDFLEET_CACHE:-$HOME/.cache/schedfleet}/kernel/<release>/
 # (vmlinuz, config, modules). Two symlinks name the kernel matrix: `current`, the newest
@@ -323,12 +326,65 @@ debroot() {
     log "clean Debian root cached in $tarball ($(du -h "$tarball" | cut -f1))"
 }
 
+# Upstream sched-ext/scx schedulers from crates.io, built once per crate
+# version and Rust toolchain into
+#   $CACHE/scx/<crate>-<version>-rustc<rustc version>/bin/<crate>
+# (an interrupted build leaves no directory the check below could take for a
+# finished one), plus the stable path examples and tests name:
+#   $CACHE/scx/bin/<crate>  ->  that build
+# and the shared libraries the dynamic binaries need beside them in
+# $CACHE/scx/lib/ (the lab's VMs lack libelf, libgcc_s and libm): schedfleet
+# pushes them as the scheduler's `libs:`. A cosmos that does not build here is reported, not fatal.
+SCX_BPFLAND_VERSION="${SCHEDFLEET_SCX_BPFLAND_VERSION:-1.1.4}"
+SCX_COSMOS_VERSION="${SCHEDFLEET_SCX_COSMOS_VERSION:-1.1.7}"
+scx_build() { # crate version
+    local crate=$1 version=$2 rustc_v dir
+    rustc_v=$(rustc --version | awk '{print $2}') || die "rustc is needed to build $crate"
+    dir="$CACHE/scx/$crate-$version-rustc$rustc_v"
+    mkdir -p "$CACHE/scx/bin"
+    if [ -x "$dir/bin/$crate" ]; then
+        log "$crate $version (rustc $rustc_v) present"
+    else
+        command -v clang-19 >/dev/null || die "clang-19 is needed to build $crate (lab/setup.sh packages)"
+        log "building $crate $version from crates.io with rustc $rustc_v (minutes; cached in $dir)"
+        rm -rf "$dir.tmp"
+        local started=$SECONDS
+        if ! BPF_CLANG=clang-19 cargo install --locked --quiet --root "$dir.tmp" --version "$version" "$crate" \
+            >"$CACHE/scx/$crate.log" 2>&1; then
+            rm -rf "$dir.tmp"
+            tail -n 20 "$CACHE/scx/$crate.log" >&2
+            return 1
+        fi
+        rm -f "$dir.tmp/.crates.toml" "$dir.tmp/.crates2.json"
+        mv "$dir.tmp" "$dir"
+        log "$crate $version built in $((SECONDS - started)) s"
+    fi
+    ln -sfn "$dir/bin/$crate" "$CACHE/scx/bin/$crate"
+    # Every library the binary links besides glibc's own C library and
+    # loader (the lab's VMs carry those of this machine), by the name the
+    # binary asks for.
+    mkdir -p "$CACHE/scx/lib"
+    local name path
+    while read -r name path; do
+        case "$name" in libc.so.*|ld-linux*|linux-vdso*) continue ;; esac
+        [ -f "$path" ] || die "$crate needs $name, which ldd does not find"
+        cp -L "$path" "$CACHE/scx/lib/$name.tmp"
+        mv "$CACHE/scx/lib/$name.tmp" "$CACHE/scx/lib/$name"
+    done < <(ldd "$dir/bin/$crate" | awk '$2 == "=>" {print $1, $3}')
+}
+scx() {
+    command -v cargo >/dev/null || die "cargo is needed to build the upstream scx schedulers"
+    scx_build scx_bpfland "$SCX_BPFLAND_VERSION" || die "scx_bpfland $SCX_BPFLAND_VERSION did not build (log above)"
+    scx_build scx_cosmos "$SCX_COSMOS_VERSION" || log "scx_cosmos $SCX_COSMOS_VERSION did not build here; only scx_bpfland is available"
+}
+
 case "${1:-all}" in
     packages) packages ;;
     kernel) shift; kernel "$@" ;;
     tools) tools; ansible ;;
     ansible) ansible ;;
     debroot) debroot ;;
-    all) packages; kernel; tools; ansible; debroot ;;
-    *) die "usage: $0 [packages|kernel [RELEASE...]|tools|ansible|debroot|all]" ;;
+    scx) scx ;;
+    all) packages; kernel; tools; ansible; debroot; scx ;;
+    *) die "usage: $0 [packages|kernel [RELEASE...]|tools|ansible|debroot|scx|all]" ;;
 esac

@@ -133,7 +133,7 @@ def find_scheduler_file(name):
     """The scheduler file of `name` that this checkout ships, or None."""
     candidates = {
         "simple": ["examples/quickstart/schedulers/simple.yaml"],
-        "serve": ["examples/inference-serving/schedulers/serve.yaml", "bench/serve/schedulers/serve.yaml"],
+        "serve": ["examples/inference-serving/schedulers/serve.yaml"],
         "scx_bpfland": ["examples/upstream-scx/schedulers/bpfland.yaml"],
     }[name]
     for c in candidates:
@@ -197,10 +197,23 @@ def host_status(sf, repo):
             "kernel": status.get("kernel")}
 
 
+def vm_cpu_seconds(lab):
+    """CPU time the VM's qemu process has had from this machine (user +
+    system). The VM cannot see how much of the host it gets (no steal time
+    under TCG), so batch work is also given per CPU-second the VM got."""
+    try:
+        fields = open(f"/proc/{lab.host['pid']}/stat").read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, IndexError, ValueError):
+        return None
+
+
 def measure(lab, repo, sf, name, load_args):
     took = put_in_place(lab, repo, sf, name)
     before = host_status(sf, repo)
+    cpu_before = vm_cpu_seconds(lab)
     p = lab.ssh([REMOTE_LOADGEN, "run", *load_args], timeout=7200, check=False)
+    cpu_after = vm_cpu_seconds(lab)
     if p.returncode != 0:
         raise SystemExit(f"bench/serve: the load generator failed under {name} (exit {p.returncode}):\n"
                          + p.stderr.decode(errors="replace"))
@@ -213,8 +226,9 @@ def measure(lab, repo, sf, name, load_args):
                or before.get("last_fallback") != after.get("last_fallback"))
     if name != "eevdf" and sx["after"]["state"] != "enabled":
         changed = True
+    vm_cpu = (cpu_after - cpu_before) if cpu_before is not None and cpu_after is not None else None
     result["bench"] = {"scheduler": name, "put_in_place_s": round(took, 1), "ejections": int(changed),
-                       "status_after": after}
+                       "vm_cpu_s": vm_cpu, "status_after": after}
     return result
 
 
@@ -232,8 +246,10 @@ def metrics(r):
         "req_p50_us": s["request"]["p50_us"], "req_p99_us": s["request"]["p99_us"],
         "req_p999_us": s["request"]["p999_us"],
         "batch_units_per_s": b["units_per_s"],
+        "batch_units_per_vm_cpu_s": (b["units"] / r["bench"]["vm_cpu_s"]) if r["bench"].get("vm_cpu_s") else None,
         "ctx_switches_per_s": (ctx / elapsed) if ctx is not None else None,
         "serving_ctx_involuntary": s["context_switches"]["involuntary"],
+        "vm_idle_pct": (100 * r["system"]["cpu_idle_fraction"]) if r["system"].get("cpu_idle_fraction") is not None else None,
         "ejections": r["bench"]["ejections"],
     }
 
@@ -263,6 +279,7 @@ def summarise(runs, measured):
         med["ratio_wake_p99"] = ratio("wake_p99_us")
         med["ratio_req_p99"] = ratio("req_p99_us")
         med["ratio_batch"] = ratio("batch_units_per_s")
+        med["ratio_batch_per_vm_cpu"] = ratio("batch_units_per_vm_cpu_s")
     return summary
 
 
@@ -277,7 +294,7 @@ def round_ratios(runs, name):
         m, b = mine[0], base[0]
         div = lambda k: (m[k] / b[k]) if m[k] is not None and b[k] else None
         out.append({"round": rnd, "wake_p99": div("wake_p99_us"), "req_p99": div("req_p99_us"),
-                    "batch": div("batch_units_per_s")})
+                    "batch": div("batch_units_per_s"), "batch_per_vm_cpu": div("batch_units_per_vm_cpu_s")})
     return out
 
 
@@ -287,16 +304,18 @@ def fmt(v, digits=0):
 
 def table(summary):
     head = (f"{'scheduler':<12} {'wake p50':>9} {'p99':>9} {'p99.9':>9}   {'req p50':>9} {'p99':>9} {'p99.9':>9}"
-            f"   {'timer p99':>9}   {'batch/s':>8} {'ctxsw/s':>8} {'eject':>5}"
-            f"   {'wake p99 x':>10} {'req p99 x':>9} {'batch x':>7}")
+            f"   {'timer p99':>9}   {'batch/s':>8} {'/vm cpu-s':>9} {'idle %':>6} {'ctxsw/s':>8} {'eject':>5}"
+            f"   {'wake p99 x':>10} {'req p99 x':>9} {'batch x':>7} {'/cpu-s x':>8}")
     lines = [head, "-" * len(head)]
     for name, m in summary.items():
         lines.append(
             f"{name:<12} {fmt(m['wake_p50_us']):>9} {fmt(m['wake_p99_us']):>9} {fmt(m['wake_p999_us']):>9}"
             f"   {fmt(m['req_p50_us']):>9} {fmt(m['req_p99_us']):>9} {fmt(m['req_p999_us']):>9}"
-            f"   {fmt(m['timer_p99_us']):>9}   {fmt(m['batch_units_per_s']):>8} {fmt(m['ctx_switches_per_s']):>8}"
+            f"   {fmt(m['timer_p99_us']):>9}   {fmt(m['batch_units_per_s']):>8}"
+            f" {fmt(m['batch_units_per_vm_cpu_s']):>9} {fmt(m['vm_idle_pct'], 1):>6} {fmt(m['ctx_switches_per_s']):>8}"
             f" {m['ejections']:>5}"
-            f"   {fmt(m['ratio_wake_p99'], 2):>10} {fmt(m['ratio_req_p99'], 2):>9} {fmt(m['ratio_batch'], 2):>7}")
+            f"   {fmt(m['ratio_wake_p99'], 2):>10} {fmt(m['ratio_req_p99'], 2):>9} {fmt(m['ratio_batch'], 2):>7}"
+            f" {fmt(m['ratio_batch_per_vm_cpu'], 2):>8}")
     return "\n".join(lines)
 
 
@@ -402,7 +421,7 @@ def main():
         summary = summarise(runs, [m for m in measured if m not in unavailable])
         result = {
             "benchmark": "serve", "command": a.command, "utc": stamp, "vm_cpus": a.cpus,
-            "rounds": a.rounds, "duration": duration, "soak": bool(a.soak),
+            "rounds": 1 if a.soak else a.rounds, "duration": duration, "soak": bool(a.soak),
             "iters_per_us": calib, "loadgen_sha256": digest,
             "unavailable": unavailable, "summary": summary, "runs": runs,
         }
@@ -411,15 +430,20 @@ def main():
             json.dump(result, f, indent=1)
             f.write("\n")
 
-        print(f"serve benchmark: 1 VM, {a.cpus} vCPUs (TCG), {a.rounds} round(s) of {duration} per scheduler, "
-              f"rotating order; medians; ratios against eevdf of this run; latencies in us, batch in work units/s")
+        if a.soak:
+            print(f"serve soak: 1 VM, {a.cpus} vCPUs (TCG), serve under the load for {duration}; "
+                  f"latencies in us, batch in work units/s")
+        else:
+            print(f"serve benchmark: 1 VM, {a.cpus} vCPUs (TCG), {a.rounds} round(s) of {duration} per scheduler, "
+                  f"rotating order; medians; ratios against eevdf of this run; latencies in us, batch in work units/s")
         print(table(summary))
         for name, m in summary.items():
             if name != "eevdf" and len(m["round_ratios"]) > 1:
                 rr = m["round_ratios"]
                 print(f"{name}/eevdf by round: wake p99 " + " ".join(fmt(x["wake_p99"], 2) for x in rr)
                       + ", req p99 " + " ".join(fmt(x["req_p99"], 2) for x in rr)
-                      + ", batch " + " ".join(fmt(x["batch"], 2) for x in rr))
+                      + ", batch " + " ".join(fmt(x["batch"], 2) for x in rr)
+                      + ", batch per VM CPU-s " + " ".join(fmt(x["batch_per_vm_cpu"], 2) for x in rr))
         for name, why in unavailable.items():
             print(f"{name}: not available ({why})")
         print(f"JSON: {os.path.relpath(out, ROOT) if out.startswith(ROOT) else out}")

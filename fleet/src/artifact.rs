@@ -21,6 +21,19 @@ impl ArtifactDigest {
         &self.0
     }
 
+    /// A digest declared in a file, already checked to be 64 lower-case hex
+    /// digits.
+    pub fn from_hex(hex: &str) -> Self {
+        debug_assert!(schedfleet_proto::is_sha256_hex(hex));
+        ArtifactDigest(hex.to_owned())
+    }
+
+    /// The digest of a description (such as an installed binary's path and
+    /// version) standing for bytes schedfleet never sees.
+    pub fn derived(text: &str) -> Self {
+        ArtifactDigest::of(text.as_bytes())
+    }
+
     /// The first 12 characters, for tables.
     pub fn short(&self) -> &str {
         &self.0[..12]
@@ -45,6 +58,12 @@ impl Artifact {
     pub fn new(name: impl Into<String>, bytes: impl Into<Arc<[u8]>>) -> Self {
         let bytes = bytes.into();
         Artifact { name: name.into(), digest: ArtifactDigest::of(&bytes), bytes }
+    }
+
+    /// An artifact known only by its digest (a binary installed on the
+    /// hosts): nothing to push, `bytes` is empty.
+    pub fn declared(name: impl Into<String>, digest: ArtifactDigest) -> Self {
+        Artifact { name: name.into(), digest, bytes: Arc::from(Vec::new()) }
     }
 }
 

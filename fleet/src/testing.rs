@@ -30,6 +30,17 @@ const SIMPLE_YAML: &str =
     "source: builtin:simple\nparams:\n  slice_ns: { type: u64, default: 5000000, min: 100000, max: 100000000 }\n";
 
 fn desired_with(n: usize, fleet: &str, scheduler_yaml: &str) -> DesiredState {
+    try_desired_with(n, fleet, scheduler_yaml, &[]).unwrap()
+}
+
+/// A repository with `n` hosts, `fleet.yaml`, `schedulers/simple.yaml` and
+/// `files` (path, bytes) committed, loaded; the error as `validate` gets it.
+pub fn try_desired_with(
+    n: usize,
+    fleet: &str,
+    scheduler_yaml: &str,
+    files: &[(&str, &[u8])],
+) -> anyhow::Result<DesiredState> {
     let repo = tempfile::tempdir().unwrap();
     let root = repo.path();
     std::fs::create_dir_all(root.join("schedulers")).unwrap();
@@ -37,6 +48,11 @@ fn desired_with(n: usize, fleet: &str, scheduler_yaml: &str) -> DesiredState {
     std::fs::write(root.join("inventory.yaml"), format!("hosts:\n{hosts}")).unwrap();
     std::fs::write(root.join("fleet.yaml"), fleet).unwrap();
     std::fs::write(root.join("schedulers/simple.yaml"), scheduler_yaml).unwrap();
+    for (path, bytes) in files {
+        let path = root.join(path);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, bytes).unwrap();
+    }
     for args in [
         &["init", "-q"][..],
         &["add", "."],
@@ -45,5 +61,5 @@ fn desired_with(n: usize, fleet: &str, scheduler_yaml: &str) -> DesiredState {
         assert!(std::process::Command::new("git").args(args).current_dir(root).status().unwrap().success());
     }
     let repo = crate::repo::ConfigRepo::open(root, "HEAD").unwrap();
-    crate::config::load(&repo, &Default::default()).unwrap()
+    crate::config::load(&repo, &Default::default())
 }

@@ -31,7 +31,7 @@ use serde::Serialize;
 
 use batch::BatchConfig;
 use serving::ServingConfig;
-use sys::{system_context_switches, SchedExtState};
+use sys::{cpu_busy_idle, system_context_switches, SchedExtState};
 
 const USAGE: &str = "usage: schedfleet-loadgen [run] [--duration 20s] [--workers 4] [--rate 200] [--request-us 300]
                           [--feeders 2] [--feed-period-us 10000] [--feed-us 200] [--hogs N (CPUs)]
@@ -251,6 +251,7 @@ fn run(o: RunOptions) -> anyhow::Result<()> {
     batch.wait_ready()?;
     let sched_before = SchedExtState::read();
     let ctxt_before = system_context_switches();
+    let cpu_before = cpu_busy_idle();
     eprintln!("loadgen: running for {} s (sched_ext {})", o.duration_s, sched_before.state);
     batch.go()?;
     serving.go()?;
@@ -258,6 +259,12 @@ fn run(o: RunOptions) -> anyhow::Result<()> {
     let batch_report = batch.finish()?;
     let ctxt = match (ctxt_before, system_context_switches()) {
         (Some(a), Some(b)) => Some(b.saturating_sub(a)),
+        _ => None,
+    };
+    let idle_fraction = match (cpu_before, cpu_busy_idle()) {
+        (Some((b0, i0)), Some((b1, i1))) if b1 + i1 > b0 + i0 => {
+            Some(i1.saturating_sub(i0) as f64 / (b1 + i1 - b0 - i0) as f64)
+        }
         _ => None,
     };
     let report = serde_json::json!({
@@ -268,7 +275,7 @@ fn run(o: RunOptions) -> anyhow::Result<()> {
         "sched_ext": { "before": sched_before, "after": SchedExtState::read() },
         "serving": serving_report,
         "batch": batch_report,
-        "system": { "context_switches": ctxt },
+        "system": { "context_switches": ctxt, "cpu_idle_fraction": idle_fraction },
     });
     println!("{}", serde_json::to_string_pretty(&report)?);
     Ok(())

@@ -67,6 +67,19 @@ pub fn system_context_switches() -> Option<u64> {
     text.lines().find_map(|l| l.strip_prefix("ctxt "))?.trim().parse().ok()
 }
 
+/// Busy and idle (idle + iowait) time of all CPUs since boot, in clock
+/// ticks, from the `cpu` line of `/proc/stat`: a scheduler that leaves CPUs
+/// idle while batch work waits shows here.
+pub fn cpu_busy_idle() -> Option<(u64, u64)> {
+    let text = std::fs::read_to_string("/proc/stat").ok()?;
+    let line = text.lines().find(|l| l.starts_with("cpu "))?;
+    let v: Vec<u64> = line.split_whitespace().skip(1).filter_map(|x| x.parse().ok()).collect();
+    // user nice system idle iowait irq softirq steal (guest times are in user).
+    let idle = v.get(3)? + v.get(4).unwrap_or(&0);
+    let busy = v.iter().take(8).sum::<u64>() - idle;
+    Some((busy, idle))
+}
+
 /// What `/sys/kernel/sched_ext` says, so a run records which scheduler it
 /// measured and whether one was (re)loaded or ejected meanwhile.
 #[derive(Debug, Clone, Serialize, PartialEq)]

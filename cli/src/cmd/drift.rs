@@ -125,6 +125,7 @@ pub fn prometheus(report: &DriftReport, strict: bool) -> String {
             u8::from(h.error.is_none())
         );
     }
+    scx_metrics(report, &mut out);
     out.push_str("# HELP schedfleet_drift_hosts Hosts that drifted.\n# TYPE schedfleet_drift_hosts gauge\n");
     let _ = writeln!(out, "schedfleet_drift_hosts {}", report.drifted(strict));
     out.push_str(
@@ -137,6 +138,40 @@ pub fn prometheus(report: &DriftReport, strict: bool) -> String {
     out.push_str("# TYPE schedfleet_drift_last_run_timestamp_seconds gauge\n");
     let _ = writeln!(out, "schedfleet_drift_last_run_timestamp_seconds {}", report.checked_at);
     out
+}
+
+/// The supervised upstream binaries: whether each runs, how often its agent
+/// restarted it, and the scheduler's own numeric scx_stats fields (one
+/// family, a `field` label per flattened field). Hosts without a binary
+/// have no series here.
+fn scx_metrics(report: &DriftReport, out: &mut String) {
+    let supervised: Vec<_> = report.hosts.iter().filter_map(|h| h.supervised.as_ref().map(|s| (h, s))).collect();
+    if supervised.is_empty() {
+        return;
+    }
+    out.push_str("# HELP schedfleet_scx_up Whether the supervised scheduler process of the host runs (1) or is down between restarts (0).\n");
+    out.push_str("# TYPE schedfleet_scx_up gauge\n");
+    for (h, s) in &supervised {
+        let _ = writeln!(out, "schedfleet_scx_up{{host=\"{}\"}} {}", label(&h.host), u8::from(s.pid.is_some()));
+    }
+    out.push_str("# HELP schedfleet_scx_restarts Restarts of the supervised scheduler process since its activation.\n");
+    out.push_str("# TYPE schedfleet_scx_restarts gauge\n");
+    for (h, s) in &supervised {
+        let _ = writeln!(out, "schedfleet_scx_restarts{{host=\"{}\"}} {}", label(&h.host), s.restarts);
+    }
+    out.push_str("# HELP schedfleet_scx_stat A numeric field of the scheduler's own scx_stats (`top` target), flattened with `.`.\n");
+    out.push_str("# TYPE schedfleet_scx_stat gauge\n");
+    for (h, _) in &supervised {
+        let ops = label(h.ops.as_deref().unwrap_or(""));
+        for (field, v) in &h.scx_stats {
+            let _ = writeln!(
+                out,
+                "schedfleet_scx_stat{{host=\"{}\",ops=\"{ops}\",field=\"{}\"}} {v}",
+                label(&h.host),
+                label(field)
+            );
+        }
+    }
 }
 
 #[cfg(test)]

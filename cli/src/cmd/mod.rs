@@ -86,12 +86,14 @@ pub fn fleet_key(repo: &crate::args::RepoArgs) -> anyhow::Result<String> {
 
 /// Exit code of a rollout: 3 when a gate halted it (or it was interrupted:
 /// its hosts fell back), 4 when unreachable or failing hosts exceeded the
-/// budget, 0 otherwise.
+/// budget, 2 when instead every failed host's agent refused before any
+/// change (a preflight check) and no host was changed, 0 otherwise.
 pub fn rollout_exit_code(report: &schedfleet_fleet::rollout::RolloutReport) -> u8 {
     use schedfleet_fleet::rollout::HaltKind;
     match report.halted.as_ref().map(|h| h.kind) {
         None => exit::OK,
         Some(HaltKind::Gate | HaltKind::Interrupted) => exit::HALTED,
+        Some(HaltKind::Hosts) if report.refused_before_any_change() => exit::BAD_INPUT,
         Some(HaltKind::Hosts) => exit::HOSTS_FAILED,
     }
 }

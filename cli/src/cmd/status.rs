@@ -107,5 +107,37 @@ fn print_table(answers: &[Collected], now: u64) {
             a.host, scheduler, state, since, p99, probes, fallback
         );
         println!("{}", crate::terminal::clean(&line));
+        if let Some(s) = &st.supervised {
+            println!("{}", crate::terminal::clean(&format!("{:<20} {}", "", supervised_line(s, st, now))));
+        }
     }
+}
+
+/// The supervised process of an upstream binary, in one indented line:
+/// pid and uptime (or down), restarts, the last exit and its cause, how
+/// many scx_stats fields it served.
+fn supervised_line(s: &schedfleet_proto::Supervised, st: &schedfleet_proto::Status, now: u64) -> String {
+    use schedfleet_proto::ExitCause;
+    let mut parts = vec![match (s.pid, s.started) {
+        (Some(pid), Some(started)) => format!("process {pid} up since {}", age(now, started)),
+        (Some(pid), None) => format!("process {pid}"),
+        (None, _) => "process down (restarting)".to_owned(),
+    }];
+    parts.push(format!("{} restart(s)", s.restarts));
+    if let Some(e) = &s.last_exit {
+        let cause = match &e.cause {
+            ExitCause::Exited { code } => format!("exited with code {code}"),
+            ExitCause::Signaled { signal } => format!("killed by signal {signal}"),
+            ExitCause::Ejected { reason } => format!("ejected by the kernel: {reason}"),
+            ExitCause::Stopped => "stopped by schedfleet".to_owned(),
+            ExitCause::StartTimeout => "not enabled within its start timeout".to_owned(),
+        };
+        parts.push(format!("last exit {}: pid {} {cause}", age(now, e.at), e.pid));
+    }
+    match (&st.scx_stats, &st.scx_stats_error) {
+        (Some(v), _) => parts.push(format!("scx_stats: {} field(s)", v.as_object().map_or(0, |o| o.len()))),
+        (None, Some(e)) => parts.push(format!("scx_stats: {e}")),
+        _ => {}
+    }
+    parts.join("; ")
 }

@@ -14,6 +14,7 @@ mod kernel_matrix;
 mod lab;
 mod packaging;
 mod rollout;
+mod scx;
 mod scx_agent;
 mod serve;
 mod signing;

@@ -17,7 +17,7 @@ use crate::support::{run, schedfleet, stderr, stdout, workspace_root};
 /// `examples/` with a `fleet.yaml` must be listed here; directories without
 /// one hold other material (such as `drift-check/`'s cron and systemd files).
 const EXAMPLES: &[(&str, usize)] =
-    &[("inference-fleet", 40), ("inference-serving", 8), ("quickstart", 2), ("two-schedulers", 3)];
+    &[("inference-fleet", 40), ("inference-serving", 8), ("quickstart", 2), ("two-schedulers", 3), ("upstream-scx", 2)];
 
 const SCHEMAS: [&str; 4] = ["fleet", "inventory", "scheduler", "override"];
 

@@ -18,7 +18,8 @@ use super::inventory::{self, Host};
 use super::kernels::KernelReq;
 use super::overrides::OverrideFile;
 use super::pattern::{GroupDef, HostPattern, Universe};
-use super::scheduler::{SchedulerFile, Source};
+use super::scheduler::binary::{arg_text, BinaryPlan, BinarySource};
+use super::scheduler::{flags, SchedulerFile, Source};
 use super::template::{self, Templates};
 use super::yaml::{self, Origin, Positions, Scalar, Step::Index, Step::Key};
 use crate::artifact::Artifact;
@@ -62,6 +63,8 @@ pub struct HostSpec {
     pub scheduler: String,
     pub artifact: Artifact,
     decl: Arc<SchedulerFile>,
+    /// For an upstream binary (`source: scx:...`): the binary as loaded.
+    binary: Option<Arc<BinarySource>>,
     /// The scheduler's `kernels:`, with where it is written.
     kernels: Option<KernelsAt>,
     /// Parameter values before rendering, with where each was written.
@@ -88,6 +91,10 @@ pub struct HostPlan {
     pub params: BTreeMap<String, String>,
     /// The parameters whose values may be shown (`public:` in `fleet.yaml`).
     pub public: Arc<std::collections::BTreeSet<String>>,
+    /// For an upstream binary: its spec with the arguments rendered, and
+    /// what is pushed. Its parameters are not sent to the agent: they are
+    /// what the arguments were rendered from.
+    pub binary: Option<BinaryPlan>,
 }
 
 impl HostPlan {
@@ -235,7 +242,7 @@ pub fn load(repo: &ConfigRepo, opts: &LoadOptions<'_>) -> Result<DesiredState> {
         .collect();
     let group_file_layers: BTreeMap<&String, VarLayer> =
         group_files.iter().filter(|(_, f)| !f.vars.is_empty()).map(|(n, f)| (n, Arc::new(f.vars.clone()))).collect();
-    type Loaded = (Arc<SchedulerFile>, Artifact, Option<KernelsAt>);
+    type Loaded = (Arc<SchedulerFile>, Artifact, Option<KernelsAt>, Option<Arc<BinarySource>>);
     let mut schedulers: BTreeMap<String, Loaded> = BTreeMap::new();
     let mut specs = Vec::new();
     for host in &hosts {
@@ -250,10 +257,10 @@ pub fn load(repo: &ConfigRepo, opts: &LoadOptions<'_>) -> Result<DesiredState> {
         let name = &assignment.scheduler;
         if !schedulers.contains_key(name) {
             let at = fleet_at.origin(&[Key("assignments"), Index(index), Key("scheduler")]);
-            let (decl, artifact, kernels) = load_scheduler(repo, name, &at)?;
-            schedulers.insert(name.clone(), (Arc::new(decl), artifact, kernels));
+            let (decl, artifact, kernels, binary) = load_scheduler(repo, name, &at)?;
+            schedulers.insert(name.clone(), (Arc::new(decl), artifact, kernels, binary.map(Arc::new)));
         }
-        let (decl, artifact, kernels) = schedulers[name].clone();
+        let (decl, artifact, kernels, binary) = schedulers[name].clone();
         let groups_of: Vec<String> = universe.groups_of(&host.name).into_iter().map(str::to_owned).collect();
 
         // Lowest to highest: fleet.yaml, inventory defaults, inventory groups,
@@ -295,6 +302,7 @@ pub fn load(repo: &ConfigRepo, opts: &LoadOptions<'_>) -> Result<DesiredState> {
             scheduler: name.clone(),
             artifact,
             decl,
+            binary,
             kernels,
             params,
             vars,
@@ -384,7 +392,9 @@ fn overrides(
 }
 
 /// `at` is where the assignment names the scheduler, for messages.
-fn load_scheduler(repo: &ConfigRepo, name: &str, at: &Origin) -> Result<(SchedulerFile, Artifact, Option<KernelsAt>)> {
+type LoadedScheduler = (SchedulerFile, Artifact, Option<KernelsAt>, Option<BinarySource>);
+
+fn load_scheduler(repo: &ConfigRepo, name: &str, at: &Origin) -> Result<LoadedScheduler> {
     if inventory::check_name(name).is_err() {
         return Err(BadInput::new(format!(
             "{at}: scheduler name `{}` is not valid (letters, digits, `-`, `_`, `.`; starting with a letter or digit): it names the file `schedulers/<name>.yaml`",
@@ -420,7 +430,25 @@ fn load_scheduler(repo: &ConfigRepo, name: &str, at: &Origin) -> Result<(Schedul
         }
     };
     let source_at = positions.origin(&[Key("source")]);
-    let artifact = Source::parse(&source_at, &decl.source)?.artifact(&source_at, repo)?;
+    let source = Source::parse(&source_at, &decl.source)?;
+    match (&source, &decl.binary) {
+        (Source::ScxBinary(bin), Some(b)) => {
+            let loaded = b.load(bin, repo, &positions)?;
+            return Ok((decl, loaded.artifact.clone(), kernels, Some(loaded)));
+        }
+        (Source::ScxBinary(_), None) => {}
+        (_, Some(_)) => {
+            return Err(BadInput::new(format!(
+                "{}: `binary:` describes an upstream binary (`source: scx:NAME`); this scheduler's source is `{}`: \
+                 remove `binary:` or change `source:`",
+                positions.origin(&[Key("binary")]),
+                decl.source.escape_debug()
+            ))
+            .into())
+        }
+        (_, None) => {}
+    }
+    let artifact = source.artifact(&source_at, repo)?;
     decl.check_object(&artifact.name, &artifact.bytes).map_err(|(param, why)| {
         let at = match param {
             Some(p) => positions.origin(&[Key("params"), Key(p)]),
@@ -449,7 +477,7 @@ fn load_scheduler(repo: &ConfigRepo, name: &str, at: &Origin) -> Result<(Schedul
             }
         }
     }
-    Ok((decl, artifact, kernels))
+    Ok((decl, artifact, kernels, None))
 }
 
 impl HostSpec {
@@ -509,7 +537,7 @@ impl HostSpec {
             self.check_kernel(&facts.kernel_release)?;
         }
         let ctx = self.context(facts);
-        let mut params = BTreeMap::new();
+        let mut params: BTreeMap<String, String> = BTreeMap::new();
         for (name, (value, origin)) in &self.params {
             let decl = &self.decl.params[name];
             let at = |why: String| BadInput::new(format!("{origin}: host `{}`: {why}", self.host.name));
@@ -540,13 +568,79 @@ impl HostSpec {
                 params.insert(name.clone(), d.check(name, default).map_err(BadInput::new)?);
             }
         }
+        let binary = match &self.binary {
+            None => None,
+            Some(b) => Some(self.render_binary(b, templates, ctx, &params)?),
+        };
         Ok(HostPlan {
             host: self.host.clone(),
             scheduler: self.scheduler.clone(),
             artifact: self.artifact.clone(),
             params,
             public: self.public.clone(),
+            binary,
         })
+    }
+
+    /// Renders a binary's arguments: templates see the host's context plus
+    /// the rendered parameters as `params.NAME`. The rendered list is then
+    /// checked against the flags of known schedulers. A message never
+    /// shows a rendered value that came from a parameter not declared
+    /// public.
+    fn render_binary(
+        &self,
+        b: &BinarySource,
+        templates: &Templates,
+        mut ctx: Value,
+        params: &BTreeMap<String, String>,
+    ) -> Result<BinaryPlan, BadInput> {
+        let typed: Map<String, Value> = params
+            .iter()
+            .map(|(k, v)| {
+                let value = match self.decl.params[k].typed(v) {
+                    Scalar::Bool(b) => Value::from(b),
+                    Scalar::Int(i) => Value::from(i),
+                    Scalar::UInt(u) => Value::from(u),
+                    Scalar::Str(s) => Value::from(s),
+                };
+                (k.clone(), value)
+            })
+            .collect();
+        ctx.as_object_mut().expect("the context is an object").insert("params".into(), Value::Object(typed));
+        let mut args = Vec::with_capacity(b.args.len());
+        for (arg, origin) in &b.args {
+            args.push(match arg {
+                Scalar::Str(text) if template::is_template(text) => templates.render(text, &ctx).map_err(|e| {
+                    BadInput::new(format!("{origin}: host `{}`: argument template `{text}`: {e}", self.host.name))
+                })?,
+                other => arg_text(other),
+            });
+        }
+        if let Some(bad) = args.iter().find(|a| a.contains('\0')) {
+            return Err(BadInput::new(format!(
+                "host `{}`: scheduler `{}`: an argument renders to text with a NUL byte ({} bytes); fix its template",
+                self.host.name,
+                self.scheduler,
+                bad.len()
+            )));
+        }
+        flags::check(&b.ops_name, &args).map_err(|why| {
+            let at = b.args.first().map(|(_, o)| o.to_string()).unwrap_or_default();
+            let shown = self.redact_params(&why, params);
+            BadInput::new(format!("{at}: host `{}`: scheduler `{}`: {shown}", self.host.name, self.scheduler))
+        })?;
+        Ok(b.plan(args))
+    }
+
+    /// `text` with the values of parameters not declared public replaced.
+    fn redact_params(&self, text: &str, params: &BTreeMap<String, String>) -> String {
+        let mut out = text.to_owned();
+        for (name, value) in params {
+            if !self.public.contains(name) && !value.is_empty() {
+                out = redact_word(&out, value);
+            }
+        }
+        out
     }
 }
 

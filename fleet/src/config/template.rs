@@ -93,7 +93,7 @@ mod tests {
     #[test]
     fn undefined_and_hostile_templates_fail() {
         assert!(render("{{ nope }}").unwrap_err().contains("undefined"));
-        assert!(render("{{ facts.gpus }}").is_err());
+        assert!(render("{{ facts.tpus }}").is_err());
         assert!(render("{% include '/etc/passwd' %}").is_err());
         assert!(render("{%- import 'x' as y %}").unwrap_err().contains("cannot load other templates"));
         assert!(render("{% for i in range(100000) %}{% for j in range(100000) %}x{% endfor %}{% endfor %}").is_err());

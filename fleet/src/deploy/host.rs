@@ -114,12 +114,24 @@ async fn converge<T: Transport>(
     if let Some(owner) = &opts.lease_owner {
         agent.lease_acquire(owner, lease_ttl(opts)).await?;
     }
-    report.bytes_sent += ensure_artifact(&agent, &plan.artifact).await?;
+    // A binary's parameters are what its arguments were rendered from: the
+    // agent gets the arguments, never the parameters.
+    let (object, params, binary, takeover, push) = match &plan.binary {
+        None => (
+            format!("{STORE_DIR}/{}", plan.artifact.digest),
+            plan.params.clone().into_iter().collect(),
+            None,
+            false,
+            vec![plan.artifact.clone()],
+        ),
+        Some(b) => (b.path.clone(), Vec::new(), Some(b.spec.clone()), b.takeover, b.push.clone()),
+    };
+    report.bytes_sent += ensure_artifacts(&agent, &push).await?;
     let activated = agent
         .activate(ActivateRequest {
-            object: format!("{STORE_DIR}/{}", plan.artifact.digest),
+            object,
             sha256: plan.artifact.digest.to_string(),
-            params: plan.params.clone().into_iter().collect(),
+            params,
             commit: Some(commit.to_owned()),
             replace: true,
             confirm: opts.confirm.as_ref().map(|c| ConfirmRequest {
@@ -128,8 +140,8 @@ async fn converge<T: Transport>(
                 probe_interval_ms: None,
                 probes_json: c.probes_json.clone(),
             }),
-            binary: None,
-            takeover: false,
+            binary,
+            takeover,
         })
         .await
         .map_err(|e| {
@@ -143,13 +155,25 @@ async fn converge<T: Transport>(
     Ok(Outcome::Changed)
 }
 
-/// Makes sure the host's store holds `artifact`; returns bytes sent.
-async fn ensure_artifact<T: Transport>(agent: &AgentClient<'_, '_, T>, artifact: &Artifact) -> Result<u64, HostError> {
-    let has = agent.store_has(&[artifact.digest.as_str()]).await?;
-    if has.missing.is_empty() {
+/// Makes sure the host's store holds `artifacts` (one question for all of
+/// them, then each missing one); returns bytes sent. The agent checks each
+/// digest before it keeps the bytes.
+async fn ensure_artifacts<T: Transport>(
+    agent: &AgentClient<'_, '_, T>,
+    artifacts: &[Artifact],
+) -> Result<u64, HostError> {
+    if artifacts.is_empty() {
         return Ok(0);
     }
-    Ok(agent.store_put(artifact.digest.as_str(), &artifact.bytes).await?.bytes)
+    let digests: Vec<&str> = artifacts.iter().map(|a| a.digest.as_str()).collect();
+    let has = agent.store_has(&digests).await?;
+    let mut sent = 0;
+    for a in artifacts {
+        if has.missing.iter().any(|m| m == a.digest.as_str()) {
+            sent += agent.store_put(a.digest.as_str(), &a.bytes).await?.bytes;
+        }
+    }
+    Ok(sent)
 }
 
 #[cfg(test)]
@@ -327,6 +351,48 @@ mod tests {
         assert_eq!((report.outcome, report.bytes_sent), (Outcome::Unchanged, 0), "{report:?}");
         assert_eq!(steps(&transport, "h01")[8..], ["probe", "facts-script", "status --latency-window"]);
         assert_eq!(pool.connections()["h01"], 1, "one session for both visits");
+    }
+
+    /// An upstream binary: the binary and its library are pushed in one
+    /// store round trip, and the agent gets `--binary` with the rendered
+    /// arguments, never `--param`.
+    #[tokio::test]
+    async fn a_binary_is_pushed_with_its_libraries_and_activated_with_its_spec() {
+        let dir = tempfile::tempdir().unwrap();
+        let lib = dir.path().join("libelf.so.1");
+        std::fs::write(&lib, b"\x7fELF a library").unwrap();
+        let yaml = format!(
+            "source: scx:scx_bpfland\nparams: {{ slice_us: {{ type: u64, default: 700 }} }}\nbinary:\n  file: bin/scx_bpfland\n  \
+             libs: [ {{ path: {} }} ]\n  args: [--slice-us, '{{{{ params.slice_us }}}}']\n",
+            lib.display()
+        );
+        let elf: &[u8] = b"\x7fELF\x02\x01\x01 bpfland";
+        let d = crate::testing::try_desired_with(
+            1,
+            "assignments:\n  - { hosts: all, scheduler: simple }\n",
+            &yaml,
+            &[("bin/scx_bpfland", elf)],
+        )
+        .unwrap();
+        let spec = &d.hosts[0];
+        let transport = MemoryTransport::new([host("h01", FakeHost { sched_ext: true, ..Default::default() })]);
+        let pool = Pool::new(transport.clone(), transport.targets(), 4);
+        let opts = opts();
+        let report = apply_one(&pool, spec, "c1", &opts, &Templates::default()).await;
+        assert_eq!(report.outcome, Outcome::Changed, "{report:?}");
+        assert_eq!(report.bytes_sent as usize, opts.agent.bytes.len() + elf.len() + b"\x7fELF a library".len());
+        let commands = transport.commands("h01");
+        let has: Vec<&String> = commands.iter().filter(|c| c.contains(" store has ")).collect();
+        assert_eq!(has.len(), 1, "one question for binary and library: {commands:?}");
+        assert_eq!(commands.iter().filter(|c| c.contains(" store put ")).count(), 2, "{commands:?}");
+        let activate = commands.iter().find(|c| c.contains(" activate ")).unwrap();
+        let digest = crate::artifact::ArtifactDigest::of(elf);
+        assert!(
+            activate.contains(&format!("activate /var/lib/schedfleet/store/{digest} --sha256 {digest}")),
+            "{activate}"
+        );
+        assert!(activate.contains("--binary") && activate.contains(r#""args":["--slice-us","700"]"#), "{activate}");
+        assert!(!activate.contains("--param"), "a binary's parameters are not sent: {activate}");
     }
 
     /// A parameter that only real facts break (here: a division by

@@ -73,6 +73,15 @@ pub struct HostDrift {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
     pub drift: Vec<DriftItem>,
+    /// The supervised upstream binary, when the host runs one (metrics only).
+    #[serde(skip)]
+    pub supervised: Option<schedfleet_proto::Supervised>,
+    /// Its scx_stats, flattened to numeric fields (metrics only).
+    #[serde(skip)]
+    pub scx_stats: Vec<(String, f64)>,
+    /// The ops name the kernel reports (metrics' label).
+    #[serde(skip)]
+    pub ops: Option<String>,
 }
 
 impl HostDrift {
@@ -137,8 +146,19 @@ fn host_drift(h: &HostDiff, commit: &str, agent_version: &str) -> HostDrift {
                                 format!("{} `{}`", cur.kernel_state, cur.ops.as_deref().unwrap_or("none")),
                             );
                         }
-                        if cur.params != h.params {
-                            push(DriftKind::Params, params_text(&h.params), params_text(&cur.params));
+                        // A binary's parameters only feed its arguments: its
+                        // arguments are what it runs with.
+                        match &h.args {
+                            Some(want) => {
+                                let have = cur.args.clone().unwrap_or_default();
+                                if *want != have {
+                                    push(DriftKind::Params, want.join(" "), have.join(" "));
+                                }
+                            }
+                            None if cur.params != h.params => {
+                                push(DriftKind::Params, params_text(&h.params), params_text(&cur.params))
+                            }
+                            None => {}
                         }
                         if cur.commit.as_deref() != Some(commit) {
                             push(DriftKind::Commit, commit.to_owned(), cur.commit.clone().unwrap_or_default());
@@ -157,8 +177,45 @@ fn host_drift(h: &HostDiff, commit: &str, agent_version: &str) -> HostDrift {
         action: h.action,
         error: (h.reach != Reach::Ok).then(|| h.reason.clone()),
         drift,
+        supervised: h.supervised.clone(),
+        scx_stats: h.scx_stats.as_ref().map(numeric_fields).unwrap_or_default(),
+        ops: h.current.as_ref().and_then(|c| c.ops.clone()),
     }
 }
+
+/// The numeric fields of a scheduler's scx_stats reply, flattened: nested
+/// objects join their keys with `.` and arrays add the index (`cpus.3.util`),
+/// booleans count as 0 or 1, text is left out. At most
+/// [`MAX_STATS_FIELDS`], so a scheduler with per-task arrays cannot flood a
+/// metrics file.
+pub fn numeric_fields(stats: &serde_json::Value) -> Vec<(String, f64)> {
+    fn walk(prefix: &str, v: &serde_json::Value, out: &mut Vec<(String, f64)>) {
+        if out.len() >= MAX_STATS_FIELDS {
+            return;
+        }
+        let key = |k: &str| if prefix.is_empty() { k.to_owned() } else { format!("{prefix}.{k}") };
+        match v {
+            serde_json::Value::Number(n) => {
+                if let Some(f) = n.as_f64().filter(|f| f.is_finite()) {
+                    out.push((prefix.to_owned(), f));
+                }
+            }
+            serde_json::Value::Bool(b) => out.push((prefix.to_owned(), f64::from(u8::from(*b)))),
+            serde_json::Value::Object(map) => map.iter().for_each(|(k, v)| walk(&key(k), v, out)),
+            serde_json::Value::Array(items) => {
+                items.iter().enumerate().for_each(|(i, v)| walk(&key(&i.to_string()), v, out))
+            }
+            _ => {}
+        }
+    }
+    let mut out = Vec::new();
+    walk("", stats, &mut out);
+    out.retain(|(k, _)| !k.is_empty());
+    out
+}
+
+/// The most scx_stats fields one host exposes as metrics.
+pub const MAX_STATS_FIELDS: usize = 512;
 
 #[cfg(test)]
 mod tests {
@@ -174,10 +231,13 @@ mod tests {
             action: Some(Action::None),
             reason: String::new(),
             params: [("slice_ns".to_owned(), "3".to_owned())].into(),
+            args: None,
             current,
             agent_version: Some("0.1.0".into()),
             facts: FactsSource::Host,
             rendered: None,
+            supervised: None,
+            scx_stats: None,
         }
     }
 
@@ -189,6 +249,7 @@ mod tests {
             params: params.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
             commit: Some(commit.into()),
             kernel_agrees: agrees,
+            args: None,
         }
     }
 
@@ -226,6 +287,28 @@ mod tests {
         d.action = None;
         d.reach = Reach::Unreachable;
         assert!(!host_drift(&d, "c1", "0.1.0").drifted(true));
+    }
+
+    #[test]
+    fn numeric_scx_stats_are_flattened_and_text_is_left_out() {
+        let stats = serde_json::json!({
+            "nr_running": 3, "cpu_util": 12.5, "mode": "auto", "busy": true,
+            "layers": {"a": {"util": 1}}, "cpus": [4, {"x": 5}]
+        });
+        let got = numeric_fields(&stats);
+        assert_eq!(
+            got,
+            vec![
+                ("busy".to_owned(), 1.0),
+                ("cpu_util".to_owned(), 12.5),
+                ("cpus.0".to_owned(), 4.0),
+                ("cpus.1.x".to_owned(), 5.0),
+                ("layers.a.util".to_owned(), 1.0),
+                ("nr_running".to_owned(), 3.0),
+            ]
+        );
+        let many = serde_json::Value::Array((0..2000).map(serde_json::Value::from).collect());
+        assert_eq!(numeric_fields(&many).len(), MAX_STATS_FIELDS);
     }
 
     #[test]

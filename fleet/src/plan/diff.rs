@@ -50,6 +50,9 @@ pub struct Current {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub commit: Option<String>,
     pub kernel_agrees: bool,
+    /// The arguments of the upstream binary it runs, when it runs one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub args: Option<Vec<String>>,
 }
 
 impl From<&Status> for Current {
@@ -61,6 +64,7 @@ impl From<&Status> for Current {
             params: s.active.as_ref().map(|a| a.params.clone()).unwrap_or_default(),
             commit: s.active.as_ref().and_then(|a| a.commit.clone()),
             kernel_agrees: s.kernel_agrees,
+            args: s.active.as_ref().and_then(|a| a.binary.as_ref()).map(|b| b.args.clone()),
         }
     }
 }
@@ -91,6 +95,14 @@ pub fn decide(plan: &HostPlan, status: Option<&Status>) -> (Action, String) {
             ),
         );
     }
+    if let Some(want) = &plan.binary {
+        return match &active.binary {
+            Some(have) if *have == want.spec => (Action::None, "in sync".into()),
+            Some(have) => (Action::Reconfigure, plan.redact(&binary_changes(have, &want.spec))),
+            // The same digest loaded as a BPF object: start it as the binary.
+            None => (Action::Replace, "runs this artifact as a BPF object, not as a binary".into()),
+        };
+    }
     if active.params != plan.params {
         let changed: Vec<String> = plan
             .params
@@ -102,6 +114,32 @@ pub fn decide(plan: &HostPlan, status: Option<&Status>) -> (Action, String) {
         return (Action::Reconfigure, changed.join(", "));
     }
     (Action::None, "in sync".into())
+}
+
+/// What differs between the binary a host runs and the desired one, in words.
+fn binary_changes(have: &schedfleet_proto::BinarySpec, want: &schedfleet_proto::BinarySpec) -> String {
+    let mut out = Vec::new();
+    if have.args != want.args {
+        out.push(format!("args: `{}` -> `{}`", have.args.join(" "), want.args.join(" ")));
+    }
+    if have.env != want.env {
+        let text =
+            |e: &BTreeMap<String, String>| e.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(" ");
+        out.push(format!("env: `{}` -> `{}`", text(&have.env), text(&want.env)));
+    }
+    if have.restart != want.restart {
+        out.push("restart policy".into());
+    }
+    if have.start_timeout_ms != want.start_timeout_ms {
+        out.push(format!("start_timeout: {} ms -> {} ms", have.start_timeout_ms, want.start_timeout_ms));
+    }
+    if have.libs != want.libs {
+        out.push("libs".into());
+    }
+    if (&have.origin, &have.ops_name, &have.ops_version) != (&want.origin, &want.ops_name, &want.ops_version) {
+        out.push("origin or expected ops name".into());
+    }
+    out.join(", ")
 }
 
 #[cfg(test)]
@@ -124,6 +162,7 @@ mod tests {
             artifact: Artifact::new("a", &b"object"[..]),
             params: params.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
             public: Default::default(),
+            binary: None,
         }
     }
 

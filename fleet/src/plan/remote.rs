@@ -34,6 +34,10 @@ pub struct HostDiff {
     pub reason: String,
     /// The desired parameters, rendered for this host.
     pub params: BTreeMap<String, String>,
+    /// For an upstream binary: its desired arguments, rendered for this
+    /// host (values of parameters not declared public redacted).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub args: Option<Vec<String>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub current: Option<Current>,
     /// The agent's version on the host, when it has one.
@@ -44,6 +48,13 @@ pub struct HostDiff {
     /// host to run (not printed: `params` is its face).
     #[serde(skip)]
     pub rendered: Option<HostPlan>,
+    /// The supervised process of the upstream binary the host runs, and
+    /// what its scx_stats server answered (for drift's metrics; `status`
+    /// prints them).
+    #[serde(skip)]
+    pub supervised: Option<schedfleet_proto::Supervised>,
+    #[serde(skip)]
+    pub scx_stats: Option<serde_json::Value>,
 }
 
 #[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
@@ -82,10 +93,13 @@ fn diff_one(spec: &HostSpec, answer: Collected, templates: &Templates, cache: &F
         action: None,
         reason: answer.error.unwrap_or_default(),
         params: BTreeMap::new(),
+        args: None,
         current: answer.status.as_ref().map(Current::from),
         agent_version: answer.status.as_ref().map(|s| s.agent_version.clone()),
         facts: FactsSource::Placeholder,
         rendered: None,
+        supervised: answer.status.as_ref().and_then(|s| s.supervised.clone()),
+        scx_stats: answer.status.as_ref().and_then(|s| s.scx_stats.clone()),
     };
     if diff.reach != Reach::Ok {
         return diff;
@@ -116,6 +130,7 @@ fn diff_one(spec: &HostSpec, answer: Collected, templates: &Templates, cache: &F
             diff.action = Some(action);
             diff.reason = why;
             diff.params = plan.params.clone();
+            diff.args = plan.binary.as_ref().map(|b| b.spec.args.iter().map(|a| plan.redact(a)).collect());
             diff.rendered = Some(plan);
         }
     }

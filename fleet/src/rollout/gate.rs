@@ -69,6 +69,7 @@ pub fn evaluate(base: &Baseline, status: &Status, gates: &HealthGates) -> GateRe
         "event_deltas": deltas,
         "probes": probes,
         "last_fallback": fallback,
+        "supervised": status.supervised,
     });
     let fail = |reason: String, fell_back: bool| GateReport {
         ok: false,
@@ -84,13 +85,26 @@ pub fn evaluate(base: &Baseline, status: &Status, gates: &HealthGates) -> GateRe
     if status.active.as_ref().map(|a| a.artifact.as_str()) != Some(base.artifact.as_str()) {
         return fail("the agent no longer runs the new artifact".into(), false);
     }
+    // An upstream binary between two starts of its supervisor (it ended and
+    // waits out its backoff): not judged until it is up again or the agent
+    // gives up and falls back, which the check above sees.
+    let restarting = status.supervised.as_ref().is_some_and(|s| match s.phase.as_deref() {
+        Some(phase) => phase == "restarting" || phase == "starting",
+        None => s.pid.is_none(),
+    });
+    if restarting {
+        return GateReport { ok: true, reason: None, fell_back: false, values };
+    }
     if k.state != "enabled" || !status.kernel_agrees {
         return fail(
             format!("kernel `{}` with ops `{}`, not the new scheduler", k.state, k.ops.as_deref().unwrap_or("none")),
             false,
         );
     }
-    if k.enable_seq != base.enable_seq {
+    // Each restart of a supervised binary loads it again; loads beyond
+    // those are someone else's.
+    let restarts = status.supervised.as_ref().map_or(0, |s| u64::from(s.restarts));
+    if k.enable_seq.saturating_sub(base.enable_seq) > restarts || k.enable_seq < base.enable_seq {
         return fail(format!("reloaded during the bake (enable_seq {} -> {})", base.enable_seq, k.enable_seq), false);
     }
     for (name, max) in &gates.max_events {
@@ -158,6 +172,18 @@ mod tests {
         ejected.kernel.state = "disabled".into();
         ejected.kernel_agrees = false;
         assert!(!evaluate(&base(), &ejected, &gates(100)).ok);
+        // A supervised binary restarted once by its agent: one reload is its own.
+        let mut restarted = status(6, 100);
+        restarted.supervised = Some(schedfleet_proto::Supervised { pid: Some(7), restarts: 1, ..Default::default() });
+        assert!(evaluate(&base(), &restarted, &gates(100)).ok);
+        restarted.kernel.enable_seq = 7;
+        assert!(!evaluate(&base(), &restarted, &gates(100)).ok, "a second reload is not its own");
+        // Down between two starts: not judged yet.
+        let mut down = status(6, 100);
+        down.kernel.state = "disabled".into();
+        down.kernel_agrees = false;
+        down.supervised = Some(schedfleet_proto::Supervised { pid: None, restarts: 0, ..Default::default() });
+        assert!(evaluate(&base(), &down, &gates(100)).ok);
         let mut probe = status(5, 100);
         probe.probes = vec![ProbeResult { name: "serving".into(), ok: false, detail: "503".into(), elapsed_ms: 3 }];
         let r = evaluate(&base(), &probe, &gates(100));

@@ -111,6 +111,52 @@ pub struct HostResult {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub gate: Option<GateReport>,
     pub bytes_sent: u64,
+    /// When the host's agent refused the activation: its error kind
+    /// (`digest_mismatch`, `already_active`...).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error_kind: Option<schedfleet_proto::ErrorKind>,
+    /// Milliseconds the host's agent took from the start of the load (for
+    /// an upstream binary: of the process) to the kernel's `enabled`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub load_ms: Option<u64>,
+}
+
+impl HostResult {
+    /// The host failed because its agent refused before changing anything
+    /// (a preflight check: the artifact, the host's libraries, kernel or
+    /// another sched_ext manager), not because something broke.
+    pub fn refused_before_change(&self) -> bool {
+        use schedfleet_proto::ErrorKind as K;
+        self.state == HostState::Failed
+            && matches!(
+                self.error_kind,
+                Some(
+                    K::DigestMismatch
+                        | K::BadObject
+                        | K::BadParam
+                        | K::AlreadyActive
+                        | K::NoSchedExt
+                        | K::NotRoot
+                        | K::Preflight
+                        | K::OtherManager
+                )
+            )
+    }
+}
+
+impl RolloutReport {
+    /// Every host that failed was refused before any change, and no host
+    /// was changed by this run: as bad input, nothing on any host touched
+    /// (beyond artifacts in its store).
+    pub fn refused_before_any_change(&self) -> bool {
+        let failed: Vec<&HostResult> = self.hosts.iter().filter(|h| h.state == HostState::Failed).collect();
+        !failed.is_empty()
+            && failed.iter().all(|h| h.refused_before_change())
+            && self
+                .hosts
+                .iter()
+                .all(|h| matches!(h.state, HostState::Failed | HostState::Unchanged | HostState::NotStarted))
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema)]
@@ -196,7 +242,16 @@ pub async fn rollout<O: HostOps>(
             let state = if changing { HostState::NotStarted } else { HostState::Unchanged };
             (
                 s.host.name.clone(),
-                HostResult { host: s.host.name.clone(), wave: None, state, message: None, gate: None, bytes_sent: 0 },
+                HostResult {
+                    host: s.host.name.clone(),
+                    wave: None,
+                    state,
+                    message: None,
+                    gate: None,
+                    bytes_sent: 0,
+                    error_kind: None,
+                    load_ms: None,
+                },
             )
         })
         .collect();
@@ -236,6 +291,8 @@ pub async fn rollout<O: HostOps>(
             r.wave = w;
             r.bytes_sent = report.bytes_sent;
             r.message = report.message.clone();
+            r.error_kind = report.error_kind;
+            r.load_ms = report.load_ms;
             let outcome = match report.outcome {
                 Outcome::Unreachable => EventOutcome::Unreachable,
                 o if o.is_failure() => EventOutcome::Failed,

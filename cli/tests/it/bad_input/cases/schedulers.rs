@@ -138,10 +138,125 @@ pub(in crate::bad_input) const CASES: &[Case] = &[
         expect: &["`schedulers/simple.yaml` line 1", "`object:` names nothing", "object:PATH"],
         ..CASE
     },
+    // Upstream scx binaries (`source: scx:NAME` with `binary:`).
     Case {
-        name: "scheduler: upstream scx binary",
+        name: "binary: scx source without a binary section",
         files: &[("schedulers/simple.yaml", Text("source: scx:scx_bpfland\n"))],
-        expect: &["`schedulers/simple.yaml` line 1", "not deployable"],
+        expect: &["`schedulers/simple.yaml` line 1", "needs a `binary:` section", "`installed:`"],
+        cmds: EVERY,
+        ..CASE
+    },
+    Case {
+        name: "binary: committed binary whose digest does not match",
+        files: &[
+            ("bin/scx_bpfland", Bytes(b"\x7fELF\x02\x01\x01 not really bpfland")),
+            (
+                "schedulers/simple.yaml",
+                Text(
+                    "source: scx:scx_bpfland\nparams: { slice_ns: { type: u64 } }\nbinary:\n  file: bin/scx_bpfland\n  \
+                     sha256: 0000000000000000000000000000000000000000000000000000000000000000\n",
+                ),
+            ),
+        ],
+        expect: &["`schedulers/simple.yaml` line 4", "has sha256", "nothing was pushed to any host"],
+        cmds: EVERY,
+        ..CASE
+    },
+    Case {
+        name: "binary: two sources at once",
+        files: &[(
+            "schedulers/simple.yaml",
+            Text("source: scx:scx_bpfland\nbinary:\n  installed: /usr/bin/scx_bpfland\n  file: bin/x\n"),
+        )],
+        expect: &["`schedulers/simple.yaml` line 2", "exactly one of `file:`", "file and installed are given"],
+        ..CASE
+    },
+    Case {
+        name: "binary: installed without digest or version",
+        files: &[("schedulers/simple.yaml", Text("source: scx:scx_bpfland\nbinary:\n  installed: /usr/bin/scx_bpfland\n"))],
+        expect: &["`schedulers/simple.yaml` line 3", "needs `sha256:`", "or `version:`"],
+        ..CASE
+    },
+    Case {
+        name: "binary: controller file missing",
+        files: &[(
+            "schedulers/simple.yaml",
+            Text("source: scx:scx_bpfland\nbinary:\n  controller: /nonexistent/scx_bpfland\n"),
+        )],
+        expect: &["`schedulers/simple.yaml` line 3", "cannot read scheduler binary `/nonexistent/scx_bpfland`", "lab/setup.sh scx"],
+        cmds: EVERY,
+        ..CASE
+    },
+    Case {
+        name: "binary: a known flag with a value of the wrong type",
+        files: &[(
+            "schedulers/simple.yaml",
+            Text(
+                "source: scx:scx_bpfland\nbinary:\n  installed: /usr/bin/scx_bpfland\n  version: 1.1.4\n  \
+                 args: [--slice-us, fast]\n",
+            ),
+        )],
+        expect: &["`schedulers/simple.yaml` line 5", "argument 1: `--slice-us` takes an unsigned integer, not `fast`"],
+        ..CASE
+    },
+    Case {
+        name: "binary: an unknown flag of a known scheduler",
+        files: &[(
+            "schedulers/simple.yaml",
+            Text("source: scx:scx_bpfland\nbinary:\n  installed: /usr/bin/scx_bpfland\n  version: 1.1.4\n  args: [--turbo]\n"),
+        )],
+        expect: &["`schedulers/simple.yaml` line 5", "scx_bpfland has no flag `--turbo`", "--slice-us"],
+        ..CASE
+    },
+    Case {
+        name: "binary: a flag that prints and exits",
+        files: &[(
+            "schedulers/simple.yaml",
+            Text("source: scx:scx_lavd\nbinary:\n  installed: /usr/bin/scx_lavd\n  version: 1.1.4\n  args: [--monitor, '1']\n"),
+        )],
+        expect: &["`schedulers/simple.yaml` line 5", "without running a scheduler; remove it"],
+        ..CASE
+    },
+    Case {
+        name: "binary: a restart policy without a pause",
+        files: &[(
+            "schedulers/simple.yaml",
+            Text(
+                "source: scx:scx_bpfland\nbinary:\n  installed: /usr/bin/scx_bpfland\n  version: 1.1.4\n  \
+                 restart: { max: 5, backoff: 0ms }\n",
+            ),
+        )],
+        expect: &["`schedulers/simple.yaml` line 5", "restarts without a pause are a loop"],
+        ..CASE
+    },
+    Case {
+        name: "binary: environment the agent sets",
+        files: &[(
+            "schedulers/simple.yaml",
+            Text(
+                "source: scx:scx_bpfland\nbinary:\n  installed: /usr/bin/scx_bpfland\n  version: 1.1.4\n  \
+                 env: { LD_LIBRARY_PATH: /tmp }\n",
+            ),
+        )],
+        expect: &["`schedulers/simple.yaml` line 5", "`LD_LIBRARY_PATH` is set by the agent"],
+        ..CASE
+    },
+    Case {
+        name: "binary: a section on a BPF object scheduler",
+        files: &[(
+            "schedulers/simple.yaml",
+            Text("source: builtin:simple\nbinary:\n  installed: /usr/bin/scx_bpfland\n"),
+        )],
+        expect: &["`schedulers/simple.yaml` line 2", "remove `binary:` or change `source:`"],
+        ..CASE
+    },
+    Case {
+        name: "binary: unknown key",
+        files: &[(
+            "schedulers/simple.yaml",
+            Text("source: scx:scx_bpfland\nbinary:\n  installed: /usr/bin/scx_bpfland\n  arguments: [-k]\n"),
+        )],
+        expect: &["schedulers/simple.yaml", "line 4", "unknown field `arguments`", "args"],
         ..CASE
     },
     // Parameters.

@@ -1,9 +1,10 @@
-//! `schedulers/<name>.yaml`: one scheduler, where its BPF object comes from
-//! and which parameters it takes.
+//! `schedulers/<name>.yaml`: one scheduler, where its BPF object or upstream
+//! binary comes from and which parameters it takes.
 //!
 //! ```yaml
 //! source: builtin:simple            # built from this project's bpf/
 //! # source: object:bpf/my_sched.bpf.o   # a BPF object committed in the repo
+//! # source: scx:scx_bpfland         # an upstream scx binary: see `binary.rs`
 //! params:
 //!   slice_ns: { type: u64, default: 5000000, min: 100000, max: 100000000 }
 //!   # list parameters, written as text (bpf/include/schedfleet/params.h):
@@ -12,6 +13,9 @@
 //!   # serving_comms: { type: comm_prefixes }  "python,tokenize"
 //! kernels: ">=7.2"                  # optional: the kernel releases it supports
 //! ```
+
+pub mod binary;
+pub mod flags;
 
 use std::collections::BTreeMap;
 
@@ -32,11 +36,16 @@ use crate::BadInput;
 pub struct SchedulerFile {
     /// `builtin:NAME` (built from this project's bpf/), `object:PATH` (a BPF
     /// object committed in the config repository) or `scx:BINARY` (an
-    /// upstream scx scheduler installed on the hosts; not deployable yet).
+    /// upstream sched-ext/scx scheduler binary such as `scx:scx_bpfland`,
+    /// described by `binary:`).
     pub source: String,
-    /// The parameters assignments may set: `const volatile` globals of the object.
+    /// The parameters assignments may set: `const volatile` globals of the
+    /// object; for a binary, values its `args` templates use as `params.NAME`.
     #[serde(default)]
     pub params: BTreeMap<String, ParamDecl>,
+    /// With `source: scx:BINARY` (and only then): where the binary comes
+    /// from, its arguments, environment, start timeout and restart policy.
+    pub binary: Option<binary::BinaryDecl>,
     /// The kernel releases the scheduler supports, as comparisons that must all
     /// hold: `">=7.2"`, `">=7.2, <7.4"`, `"=7.3"` (any 7.3.x). A shorter version
     /// stands for every release it prefixes (`<=7.3` includes 7.3.4, `>7.3`
@@ -94,8 +103,8 @@ pub enum Source {
     Builtin(String),
     /// A `.bpf.o` committed in the config repository (path relative to it).
     Object(String),
-    /// An upstream scx binary installed on the hosts (`scx_bpfland` ...);
-    /// part of the model, not deployable yet.
+    /// An upstream scx binary (`scx_bpfland` ...), described by the file's
+    /// `binary:` section.
     ScxBinary(String),
 }
 
@@ -154,7 +163,8 @@ impl Source {
                 Ok(Artifact::new(format!("object:{path}"), bytes))
             }
             Source::ScxBinary(bin) => Err(BadInput::new(format!(
-                "{at}: `scx:{bin}` schedulers are not deployable by this version; use `builtin:` or `object:`"
+                "{at}: `scx:{bin}` needs a `binary:` section that says where the binary comes from \
+                 (`file:`, `controller:` or `installed:`)"
             ))
             .into()),
         }

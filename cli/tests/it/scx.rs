@@ -1,0 +1,321 @@
+//! Upstream sched-ext/scx schedulers on the lab: `scx_bpfland` built from
+//! crates.io by `lab/setup.sh scx` (cached per version and toolchain),
+//! rolled out by `schedfleet apply --repo examples/upstream-scx` in waves
+//! with a bake, checked over plain `ssh` and the kernel's sysfs files, its
+//! scx_stats in `status --json` and in drift's Prometheus text, rolled back,
+//! switched in both directions; then its supervision (a SIGKILL during the
+//! bake restarted by the policy; past the cap a fallback and a halt, exit
+//! 3) and the refusals before any change (a digest that does not match, a
+//! library missing on the host, a competing scheduler started by hand).
+//!
+//! One lab for all steps, in order: VMs under TCG are slow to boot.
+
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::support::lab::TestLab;
+use crate::support::output::assert_conforms;
+use crate::support::repo::ConfigRepo;
+use crate::support::{agent_binary, json, run, sha256_hex, stderr, stdout, SshHost};
+
+fn cache() -> PathBuf {
+    std::env::var_os("SCHEDFLEET_CACHE")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(std::env::var_os("HOME").unwrap()).join(".cache/schedfleet"))
+}
+
+/// The binary the example pushes; the test fails (never skips) without it.
+fn bpfland() -> Vec<u8> {
+    let path = cache().join("scx/bin/scx_bpfland");
+    std::fs::read(&path).unwrap_or_else(|e| {
+        panic!("{}: {e}; this test needs the upstream scheduler: run `lab/setup.sh scx`", path.display())
+    })
+}
+
+fn apply(lab: &TestLab, repo: &ConfigRepo, extra: &[&str]) -> (Option<i32>, serde_json::Value, String) {
+    let out = run(lab.cmd().arg("apply").arg("--repo").arg(repo.path()).args(["--yes", "--json"]).args(extra));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or(serde_json::Value::Null);
+    if !report.is_null() {
+        assert_conforms("apply", &report);
+    }
+    (out.status.code(), report, stderr(&out))
+}
+
+fn host_result<'a>(report: &'a serde_json::Value, host: &str) -> &'a serde_json::Value {
+    report["hosts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|h| h["host"] == host)
+        .unwrap_or_else(|| panic!("{host} missing: {report}"))
+}
+
+fn status(lab: &TestLab, repo: &ConfigRepo, host: &str) -> serde_json::Value {
+    let out = run(lab.cmd().arg("status").arg("--repo").arg(repo.path()).args(["--json", "--limit", host]));
+    let all = json(&out);
+    assert_conforms("status", &all);
+    all.as_array().unwrap()[0]["status"].clone()
+}
+
+fn enable_seq(h: &SshHost) -> u64 {
+    h.ssh_ok(&["cat", "/sys/kernel/sched_ext/enable_seq"]).parse().unwrap()
+}
+
+fn ops(h: &SshHost) -> String {
+    h.sched_ext().1
+}
+
+/// Waits until `cond` holds, polling; fails after `within`.
+fn wait_for(what: &str, within: Duration, mut cond: impl FnMut() -> bool) {
+    let end = Instant::now() + within;
+    while !cond() {
+        assert!(Instant::now() < end, "timed out after {within:?} waiting for {what}");
+        std::thread::sleep(Duration::from_millis(300));
+    }
+}
+
+/// The pid of the supervised scheduler, as the agent reports it.
+fn scheduler_pid(h: &SshHost, agent: &str) -> Option<u64> {
+    let (_, reply) = h.agent(agent, &["status", "--latency-window", "0"]);
+    reply["result"]["supervised"]["pid"].as_u64()
+}
+
+const SIMPLE: &str =
+    "source: builtin:simple\nparams:\n  slice_ns: { type: u64, default: 5000000, min: 100000, max: 100000000 }\n";
+const ON_SIMPLE: &str = "assignments:\n  - { hosts: 'lab-*', scheduler: simple }\nrollout: { waves: [1, '100%'], bake: 5s, confirm_timeout: 60s }\n";
+
+#[test]
+fn upstream_bpfland_rolls_out_is_supervised_and_refused_when_unsafe() {
+    let binary = bpfland();
+    let lab = TestLab::up(2);
+    let repo = ConfigRepo::from_example("upstream-scx");
+    let example_fleet = std::fs::read_to_string(repo.path().join("fleet.yaml")).unwrap();
+    let example_sched = std::fs::read_to_string(repo.path().join("schedulers/bpfland.yaml")).unwrap();
+    let agent = format!("{}/{}", schedfleet_proto::STORE_DIR, sha256_hex(&std::fs::read(agent_binary()).unwrap()));
+    let (lab1, lab2) = (lab.host("lab-1"), lab.host("lab-2"));
+
+    // 0. Every host on `simple` first, so that there is a previous scheduler.
+    repo.write("schedulers/simple.yaml", SIMPLE);
+    repo.write("fleet.yaml", ON_SIMPLE);
+    repo.commit("simple everywhere");
+    let (code, report, err) = apply(&lab, &repo, &[]);
+    assert_eq!(code, Some(0), "{report}\n{err}");
+    for h in &lab.hosts {
+        assert_eq!(h.sched_ext(), ("enabled".to_owned(), "simple".to_owned()));
+    }
+
+    // 1. The example: bpfland in waves ([1, 100%]) with a bake.
+    repo.write("fleet.yaml", &example_fleet);
+    repo.commit("bpfland, the example");
+    let started = Instant::now();
+    let (code, report, err) = apply(&lab, &repo, &[]);
+    let took = started.elapsed();
+    assert_eq!(code, Some(0), "{report}\n{err}");
+    assert_eq!(report["waves"], serde_json::json!([["lab-1"], ["lab-2"]]), "{report}");
+    for h in &lab.hosts {
+        let r = host_result(&report, &h.name);
+        assert_eq!(r["state"], "confirmed", "{r}");
+        assert!(r["bytes_sent"].as_u64().unwrap() >= binary.len() as u64, "the binary was pushed: {r}");
+        assert!(r["gate"]["ok"] == true, "{r}");
+        eprintln!("{}: bpfland start to enabled: {} ms", h.name, r["load_ms"]);
+        // Plain ssh, no agent: the kernel runs bpfland 1.1.4.
+        let (state, ops) = h.sched_ext();
+        assert_eq!(state, "enabled");
+        assert!(ops.starts_with("bpfland_1.1.4_"), "root/ops is `{ops}`");
+    }
+    eprintln!("apply of bpfland in 2 waves (bake 10s each): {:.1}s", took.as_secs_f64());
+
+    // Its stats and its process, as `status --json` reports them.
+    let st = status(&lab, &repo, "lab-1");
+    let stats = st["scx_stats"].as_object().unwrap_or_else(|| panic!("no scx_stats: {st}"));
+    assert!(stats.values().any(serde_json::Value::is_number), "numeric scx_stats fields: {stats:?}");
+    let pid = st["supervised"]["pid"].as_u64().unwrap_or_else(|| panic!("no supervised pid: {st}"));
+    assert_eq!(st["supervised"]["restarts"], 0, "{st}");
+    assert_eq!(st["active"]["binary"]["args"], serde_json::json!(["--slice-us", "5000"]), "{st}");
+    assert!(lab1.ssh(&["test", "-d", &format!("/proc/{pid}")]).status.success(), "the process runs");
+    let rss =
+        lab1.ssh_ok(&["sh", "-c", "grep VmRSS /proc/$1/status", "sh", &st["supervised"]["supervisor_pid"].to_string()]);
+    eprintln!("lab-1: agent supervisor {rss}");
+
+    // Nothing left to do; drift's Prometheus text carries the stats.
+    let out = run(lab.cmd().arg("plan").arg("--repo").arg(repo.path()).arg("--json"));
+    assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
+    let out = run(lab.cmd().arg("drift").arg("--repo").arg(repo.path()).args(["--format", "prometheus"]));
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let metrics = stdout(&out);
+    assert!(metrics.contains("schedfleet_scx_restarts{host=\"lab-1\"} 0"), "{metrics}");
+    assert!(metrics.contains("schedfleet_scx_up{host=\"lab-2\"} 1"), "{metrics}");
+    assert!(metrics.contains("schedfleet_scx_stat{host=\"lab-1\",ops=\"bpfland_1.1.4_"), "{metrics}");
+    promtool_check(&metrics);
+
+    // 2. rollback --previous: both hosts back to simple, the process gone.
+    let out = run(lab.cmd().arg("rollback").arg("--repo").arg(repo.path()).args(["--previous", "--yes", "--json"]));
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    for h in &lab.hosts {
+        assert_eq!(h.sched_ext(), ("enabled".to_owned(), "simple".to_owned()), "{} back on simple", h.name);
+    }
+    assert!(!lab1.ssh(&["test", "-d", &format!("/proc/{pid}")]).status.success(), "bpfland was stopped");
+
+    // 3. simple -> binary -> simple, never through a failed state.
+    let (code, report, err) = apply(&lab, &repo, &[]);
+    assert_eq!(code, Some(0), "{report}\n{err}");
+    for h in &lab.hosts {
+        assert_eq!(host_result(&report, &h.name)["state"], "confirmed");
+        assert!(ops(h).starts_with("bpfland_"));
+    }
+    repo.write("fleet.yaml", ON_SIMPLE);
+    repo.commit("back to simple");
+    let (code, report, err) = apply(&lab, &repo, &[]);
+    assert_eq!(code, Some(0), "{report}\n{err}");
+    for h in &lab.hosts {
+        assert_eq!(host_result(&report, &h.name)["state"], "confirmed");
+        assert_eq!(ops(h), "simple");
+        let st = status(&lab, &repo, &h.name);
+        assert!(st["last_fallback"].is_null(), "no fallback on the way: {st}");
+    }
+
+    // 4. SIGKILL during the bake: the agent restarts it (the policy allows
+    //    2), reports the cause, and the rollout goes on.
+    repo.write("fleet.yaml", &example_fleet.replace("bake: 10s", "bake: 40s"));
+    repo.commit("bpfland, a longer bake");
+    let mut child = lab
+        .cmd()
+        .arg("apply")
+        .arg("--repo")
+        .arg(repo.path())
+        .args(["--yes", "--json", "--limit", "lab-1"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    wait_for("bpfland on lab-1", Duration::from_secs(90), || scheduler_pid(lab1, &agent).is_some());
+    let first = scheduler_pid(lab1, &agent).unwrap();
+    lab1.ssh_ok(&["kill", "-KILL", &first.to_string()]);
+    wait_for("a restarted bpfland", Duration::from_secs(30), || {
+        scheduler_pid(lab1, &agent).is_some_and(|p| p != first)
+    });
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}\n{}", stdout(&out), stderr(&out));
+    let st = status(&lab, &repo, "lab-1");
+    assert_eq!(st["supervised"]["restarts"], 1, "{st}");
+    assert_eq!(st["supervised"]["last_exit"]["cause"], "signaled", "{st}");
+    assert_eq!(st["supervised"]["last_exit"]["signal"], 9, "{st}");
+    assert!(ops(lab1).starts_with("bpfland_"));
+    let human = stdout(&run(lab.cmd().arg("status").arg("--repo").arg(repo.path()).args(["--limit", "lab-1"])));
+    assert!(human.contains("1 restart(s)") && human.contains("killed by signal 9"), "{human}");
+
+    // 5. Past the cap: back to simple first, then a policy of one restart
+    //    and two kills during the bake: the host falls back to simple and
+    //    the rollout halts, exit 3.
+    repo.write("fleet.yaml", ON_SIMPLE);
+    repo.commit("simple again");
+    let (code, report, err) = apply(&lab, &repo, &["--limit", "lab-1"]);
+    assert_eq!(code, Some(0), "{report}\n{err}");
+    repo.write("fleet.yaml", &example_fleet.replace("bake: 10s", "bake: 60s"));
+    repo.write("schedulers/bpfland.yaml", &example_sched.replace("max: 2,", "max: 1,"));
+    repo.commit("bpfland, one restart allowed");
+    let child = lab
+        .cmd()
+        .arg("apply")
+        .arg("--repo")
+        .arg(repo.path())
+        .args(["--yes", "--json"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    wait_for("bpfland on lab-1", Duration::from_secs(90), || scheduler_pid(lab1, &agent).is_some());
+    let first = scheduler_pid(lab1, &agent).unwrap();
+    lab1.ssh_ok(&["kill", "-KILL", &first.to_string()]);
+    wait_for("a restarted bpfland", Duration::from_secs(30), || {
+        scheduler_pid(lab1, &agent).is_some_and(|p| p != first)
+    });
+    let second = scheduler_pid(lab1, &agent).unwrap();
+    lab1.ssh_ok(&["kill", "-KILL", &second.to_string()]);
+    let out = child.wait_with_output().unwrap();
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(out.status.code(), Some(3), "{report}\n{}", stderr(&out));
+    assert_eq!(report["halted"]["kind"], "gate", "{report}");
+    let r = host_result(&report, "lab-1");
+    assert_eq!(r["state"], "fell_back", "{r}");
+    assert_eq!(host_result(&report, "lab-2")["state"], "not_started", "{report}");
+    assert_eq!(ops(lab1), "simple", "fell back to its previous scheduler");
+    let st = status(&lab, &repo, "lab-1");
+    assert!(!st["last_fallback"].is_null(), "{st}");
+    assert!(!lab1.ssh(&["test", "-d", &format!("/proc/{second}")]).status.success(), "no process left behind");
+
+    // 6. Refused before any change, exit 2, the host as it was.
+    repo.write("schedulers/bpfland.yaml", &example_sched);
+    let seq = enable_seq(lab1);
+    //  a. A binary whose digest does not match the declared one.
+    repo.write(
+        "schedulers/bpfland.yaml",
+        &example_sched.replace("  version: 1.1.4\n", &format!("  version: 1.1.4\n  sha256: {}\n", "0".repeat(64))),
+    );
+    repo.commit("a wrong digest");
+    let (code, _, err) = apply(&lab, &repo, &["--limit", "lab-1"]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("has sha256") && err.contains("nothing was pushed"), "{err}");
+    //  b. An installed binary whose digest on the host is not the declared one.
+    lab1.put("/tmp/scx_bpfland", &binary);
+    lab1.ssh_ok(&["chmod", "755", "/tmp/scx_bpfland"]);
+    let installed =
+        format!("source: scx:scx_bpfland\nbinary:\n  installed: /tmp/scx_bpfland\n  sha256: {}\n", "1".repeat(64));
+    repo.write("schedulers/bpfland.yaml", &installed);
+    repo.commit("installed, wrong digest");
+    let (code, report, err) = apply(&lab, &repo, &["--limit", "lab-1"]);
+    assert_eq!(code, Some(2), "{report}\n{err}");
+    assert_eq!(host_result(&report, "lab-1")["error_kind"], "digest_mismatch", "{report}");
+    //  c. A library the host lacks: the binary pushed without its libs.
+    let no_libs: String = example_sched
+        .lines()
+        .filter(|l| !l.contains("libs") && !l.contains("/lib/"))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    repo.write("schedulers/bpfland.yaml", &no_libs);
+    repo.commit("no libraries");
+    let (code, report, err) = apply(&lab, &repo, &["--limit", "lab-1"]);
+    assert_eq!(code, Some(2), "{report}\n{err}");
+    let message = host_result(&report, "lab-1")["message"].as_str().unwrap_or_default().to_owned();
+    assert!(message.contains("libelf.so.1"), "names the missing library: {report}");
+    assert_eq!((ops(lab1), enable_seq(lab1)), ("simple".to_owned(), seq), "nothing changed on lab-1");
+    //  d. A competing scheduler: bpfland started by hand over ssh on lab-2
+    //     (after schedfleet's scheduler is removed), as scx.service would.
+    let (ok, reply) = lab2.agent(&agent, &["deactivate"]);
+    assert!(ok, "{reply}");
+    let start = "cd /tmp && LD_LIBRARY_PATH=/tmp/scxlib setsid \"$1\" >/tmp/by-hand.log 2>&1 < /dev/null & echo $!";
+    lab2.ssh_ok(&["mkdir", "-p", "/tmp/scxlib"]);
+    for lib in ["libelf.so.1", "libgcc_s.so.1", "libm.so.6"] {
+        lab2.put(&format!("/tmp/scxlib/{lib}"), &std::fs::read(cache().join("scx/lib").join(lib)).unwrap());
+    }
+    lab2.put("/tmp/scx_bpfland", &binary);
+    lab2.ssh_ok(&["chmod", "755", "/tmp/scx_bpfland"]);
+    let by_hand = lab2.ssh_ok(&["sh", "-c", start, "sh", "/tmp/scx_bpfland"]);
+    wait_for("bpfland started by hand", Duration::from_secs(60), || ops(lab2).starts_with("bpfland_"));
+    let seq2 = enable_seq(lab2);
+    repo.write("schedulers/bpfland.yaml", &example_sched);
+    repo.commit("bpfland again");
+    let (code, report, err) = apply(&lab, &repo, &["--limit", "lab-2"]);
+    assert_eq!(code, Some(2), "{report}\n{err}");
+    let message = host_result(&report, "lab-2")["message"].as_str().unwrap_or_default().to_owned();
+    assert!(message.contains("bpfland"), "says which scheduler competes: {report}");
+    assert_eq!(enable_seq(lab2), seq2, "nothing was loaded on lab-2");
+    assert!(lab2.ssh(&["test", "-d", &format!("/proc/{by_hand}")]).status.success(), "the competitor still runs");
+}
+
+fn promtool_check(metrics: &str) {
+    use std::io::Write;
+    let promtool = cache().join("tools/promtool");
+    assert!(promtool.exists(), "promtool missing at {}: run `lab/setup.sh tools`", promtool.display());
+    let mut check = Command::new(promtool)
+        .args(["check", "metrics"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    check.stdin.take().unwrap().write_all(metrics.as_bytes()).unwrap();
+    let out = check.wait_with_output().unwrap();
+    assert!(out.status.success(), "promtool: {}{}", stdout(&out), stderr(&out));
+}
