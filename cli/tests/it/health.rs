@@ -48,7 +48,6 @@ fn status_and_drift_on_lab() {
     let repo = ConfigRepo::from_example("quickstart");
     repo.write("inventory.yaml", "hosts:\n  lab-1: { connection: lab }\n");
     repo.commit("one lab host");
-    let h = lab.host("lab-1");
     let agent_path = format!("{}/{}", schedfleet_proto::STORE_DIR, sha256_hex(&std::fs::read(agent_binary()).unwrap()));
 
     // No agent yet: drift says so.
