@@ -42,6 +42,18 @@ fn apply(lab: &TestLab, repo: &ConfigRepo, extra: &[&str]) -> (Option<i32>, serd
     (out.status.code(), report, stderr(&out))
 }
 
+/// What the hosts' agents logged about their supervised binaries, for a
+/// failure's message.
+fn supervisor_logs(lab: &TestLab) -> String {
+    lab.hosts
+        .iter()
+        .map(|h| {
+            let out = h.ssh(&["tail", "-n", "40", "/var/lib/schedfleet/scx/supervisor.log"]);
+            format!("--- {}:\n{}", h.name, stdout(&out))
+        })
+        .collect()
+}
+
 fn host_result<'a>(report: &'a serde_json::Value, host: &str) -> &'a serde_json::Value {
     report["hosts"]
         .as_array()
@@ -75,6 +87,29 @@ fn wait_for(what: &str, within: Duration, mut cond: impl FnMut() -> bool) {
     }
 }
 
+/// Waits until `h` runs a supervised scheduler (other than `not`) while
+/// `child` (an apply) runs; fails with the apply's output when it ended
+/// first or the time ran out.
+fn wait_for_scheduler(child: &mut std::process::Child, h: &SshHost, agent: &str, not: Option<u64>) -> u64 {
+    let end = Instant::now() + Duration::from_secs(120);
+    loop {
+        if let Some(pid) = scheduler_pid(h, agent).filter(|p| Some(*p) != not) {
+            return pid;
+        }
+        let ended = child.try_wait().unwrap().is_some();
+        if ended || Instant::now() > end {
+            let _ = child.kill();
+            let mut out = String::new();
+            use std::io::Read;
+            let _ = child.stdout.take().unwrap().read_to_string(&mut out);
+            let _ = child.stderr.take().unwrap().read_to_string(&mut out);
+            let (_, reply) = h.agent(agent, &["status", "--latency-window", "0"]);
+            panic!("no (new) supervised scheduler on {} (apply ended: {ended}):\n{out}\nagent status: {reply}", h.name);
+        }
+        std::thread::sleep(Duration::from_millis(300));
+    }
+}
+
 /// The pid of the supervised scheduler, as the agent reports it.
 fn scheduler_pid(h: &SshHost, agent: &str) -> Option<u64> {
     let (_, reply) = h.agent(agent, &["status", "--latency-window", "0"]);
@@ -100,7 +135,7 @@ fn upstream_bpfland_rolls_out_is_supervised_and_refused_when_unsafe() {
     repo.write("fleet.yaml", ON_SIMPLE);
     repo.commit("simple everywhere");
     let (code, report, err) = apply(&lab, &repo, &[]);
-    assert_eq!(code, Some(0), "{report}\n{err}");
+    assert_eq!(code, Some(0), "{report}\n{err}\n{}", supervisor_logs(&lab));
     for h in &lab.hosts {
         assert_eq!(h.sched_ext(), ("enabled".to_owned(), "simple".to_owned()));
     }
@@ -111,13 +146,12 @@ fn upstream_bpfland_rolls_out_is_supervised_and_refused_when_unsafe() {
     let started = Instant::now();
     let (code, report, err) = apply(&lab, &repo, &[]);
     let took = started.elapsed();
-    assert_eq!(code, Some(0), "{report}\n{err}");
+    assert_eq!(code, Some(0), "{report}\n{err}\n{}", supervisor_logs(&lab));
     assert_eq!(report["waves"], serde_json::json!([["lab-1"], ["lab-2"]]), "{report}");
     for h in &lab.hosts {
         let r = host_result(&report, &h.name);
         assert_eq!(r["state"], "confirmed", "{r}");
         assert!(r["bytes_sent"].as_u64().unwrap() >= binary.len() as u64, "the binary was pushed: {r}");
-        assert!(r["gate"]["ok"] == true, "{r}");
         eprintln!("{}: bpfland start to enabled: {} ms", h.name, r["load_ms"]);
         // Plain ssh, no agent: the kernel runs bpfland 1.1.4.
         let (state, ops) = h.sched_ext();
@@ -134,9 +168,12 @@ fn upstream_bpfland_rolls_out_is_supervised_and_refused_when_unsafe() {
     assert_eq!(st["supervised"]["restarts"], 0, "{st}");
     assert_eq!(st["active"]["binary"]["args"], serde_json::json!(["--slice-us", "5000"]), "{st}");
     assert!(lab1.ssh(&["test", "-d", &format!("/proc/{pid}")]).status.success(), "the process runs");
-    let rss =
-        lab1.ssh_ok(&["sh", "-c", "grep VmRSS /proc/$1/status", "sh", &st["supervised"]["supervisor_pid"].to_string()]);
-    eprintln!("lab-1: agent supervisor {rss}");
+    for (what, p) in [("agent supervisor", st["supervised"]["supervisor_pid"].as_u64().unwrap()), ("scx_bpfland", pid)]
+    {
+        let proc_status = lab1.ssh_ok(&["cat", &format!("/proc/{p}/status")]);
+        let rss = proc_status.lines().find(|l| l.starts_with("VmRSS")).unwrap_or("VmRSS: unknown").to_owned();
+        eprintln!("lab-1: {what} (pid {p}) {rss}");
+    }
 
     // Nothing left to do; drift's Prometheus text carries the stats.
     let out = run(lab.cmd().arg("plan").arg("--repo").arg(repo.path()).arg("--json"));
@@ -159,7 +196,7 @@ fn upstream_bpfland_rolls_out_is_supervised_and_refused_when_unsafe() {
 
     // 3. simple -> binary -> simple, never through a failed state.
     let (code, report, err) = apply(&lab, &repo, &[]);
-    assert_eq!(code, Some(0), "{report}\n{err}");
+    assert_eq!(code, Some(0), "{report}\n{err}\n{}", supervisor_logs(&lab));
     for h in &lab.hosts {
         assert_eq!(host_result(&report, &h.name)["state"], "confirmed");
         assert!(ops(h).starts_with("bpfland_"));
@@ -167,7 +204,7 @@ fn upstream_bpfland_rolls_out_is_supervised_and_refused_when_unsafe() {
     repo.write("fleet.yaml", ON_SIMPLE);
     repo.commit("back to simple");
     let (code, report, err) = apply(&lab, &repo, &[]);
-    assert_eq!(code, Some(0), "{report}\n{err}");
+    assert_eq!(code, Some(0), "{report}\n{err}\n{}", supervisor_logs(&lab));
     for h in &lab.hosts {
         assert_eq!(host_result(&report, &h.name)["state"], "confirmed");
         assert_eq!(ops(h), "simple");
@@ -189,12 +226,9 @@ fn upstream_bpfland_rolls_out_is_supervised_and_refused_when_unsafe() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    wait_for("bpfland on lab-1", Duration::from_secs(90), || scheduler_pid(lab1, &agent).is_some());
-    let first = scheduler_pid(lab1, &agent).unwrap();
+    let first = wait_for_scheduler(&mut child, lab1, &agent, None);
     lab1.ssh_ok(&["kill", "-KILL", &first.to_string()]);
-    wait_for("a restarted bpfland", Duration::from_secs(30), || {
-        scheduler_pid(lab1, &agent).is_some_and(|p| p != first)
-    });
+    wait_for_scheduler(&mut child, lab1, &agent, Some(first));
     let out = child.wait_with_output().unwrap();
     assert_eq!(out.status.code(), Some(0), "{}\n{}", stdout(&out), stderr(&out));
     let st = status(&lab, &repo, "lab-1");
@@ -211,11 +245,11 @@ fn upstream_bpfland_rolls_out_is_supervised_and_refused_when_unsafe() {
     repo.write("fleet.yaml", ON_SIMPLE);
     repo.commit("simple again");
     let (code, report, err) = apply(&lab, &repo, &["--limit", "lab-1"]);
-    assert_eq!(code, Some(0), "{report}\n{err}");
+    assert_eq!(code, Some(0), "{report}\n{err}\n{}", supervisor_logs(&lab));
     repo.write("fleet.yaml", &example_fleet.replace("bake: 10s", "bake: 60s"));
     repo.write("schedulers/bpfland.yaml", &example_sched.replace("max: 2,", "max: 1,"));
     repo.commit("bpfland, one restart allowed");
-    let child = lab
+    let mut child = lab
         .cmd()
         .arg("apply")
         .arg("--repo")
@@ -225,13 +259,9 @@ fn upstream_bpfland_rolls_out_is_supervised_and_refused_when_unsafe() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    wait_for("bpfland on lab-1", Duration::from_secs(90), || scheduler_pid(lab1, &agent).is_some());
-    let first = scheduler_pid(lab1, &agent).unwrap();
+    let first = wait_for_scheduler(&mut child, lab1, &agent, None);
     lab1.ssh_ok(&["kill", "-KILL", &first.to_string()]);
-    wait_for("a restarted bpfland", Duration::from_secs(30), || {
-        scheduler_pid(lab1, &agent).is_some_and(|p| p != first)
-    });
-    let second = scheduler_pid(lab1, &agent).unwrap();
+    let second = wait_for_scheduler(&mut child, lab1, &agent, Some(first));
     lab1.ssh_ok(&["kill", "-KILL", &second.to_string()]);
     let out = child.wait_with_output().unwrap();
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
