@@ -95,6 +95,18 @@ pub fn evaluate(base: &Baseline, status: &Status, gates: &HealthGates) -> GateRe
     if restarting {
         return GateReport { ok: true, reason: None, fell_back: false, values };
     }
+    // The kernel leaving the binary's scheduler (it died, was killed or
+    // ejected) is the supervisor's to handle: it restarts it within its
+    // policy or falls back past it (seen above). Until its next report the
+    // kernel may already say `disabling` while the supervisor still says
+    // `running`; that moment is not a verdict either.
+    let supervisor_on_duty = status
+        .supervised
+        .as_ref()
+        .is_some_and(|s| matches!(s.phase.as_deref(), None | Some("starting" | "running" | "restarting")));
+    if supervisor_on_duty && matches!(k.state.as_str(), "disabling" | "disabled" | "enabling") {
+        return GateReport { ok: true, reason: None, fell_back: false, values };
+    }
     if k.state != "enabled" || !status.kernel_agrees {
         return fail(
             format!("kernel `{}` with ops `{}`, not the new scheduler", k.state, k.ops.as_deref().unwrap_or("none")),
@@ -184,6 +196,17 @@ mod tests {
         down.kernel_agrees = false;
         down.supervised = Some(schedfleet_proto::Supervised { pid: None, restarts: 0, ..Default::default() });
         assert!(evaluate(&base(), &down, &gates(100)).ok);
+        // Killed a moment ago: the kernel is disabling, the supervisor has
+        // not noticed yet. Its next report decides (a restart or a fallback).
+        let mut dying = status(5, 100);
+        dying.kernel.state = "disabling".into();
+        dying.kernel_agrees = false;
+        dying.supervised =
+            Some(schedfleet_proto::Supervised { pid: Some(7), phase: Some("running".into()), ..Default::default() });
+        assert!(evaluate(&base(), &dying, &gates(100)).ok);
+        // A supervisor that is gone decides nothing: the host fails.
+        dying.supervised.as_mut().unwrap().phase = Some("gone".into());
+        assert!(!evaluate(&base(), &dying, &gates(100)).ok);
         let mut probe = status(5, 100);
         probe.probes = vec![ProbeResult { name: "serving".into(), ok: false, detail: "503".into(), elapsed_ms: 3 }];
         let r = evaluate(&base(), &probe, &gates(100));
