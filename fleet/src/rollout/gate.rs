@@ -107,7 +107,15 @@ pub fn evaluate(base: &Baseline, status: &Status, gates: &HealthGates) -> GateRe
     if supervisor_on_duty && matches!(k.state.as_str(), "disabling" | "disabled" | "enabling") {
         return GateReport { ok: true, reason: None, fell_back: false, values };
     }
-    if k.state != "enabled" || !status.kernel_agrees {
+    // For a binary, the kernel must run a scheduler with its ops name; which
+    // load it is (`enable_seq`) is judged below against its restarts, not
+    // through the agent's bookkeeping of the newest one, which trails a
+    // restart by up to one supervisor tick.
+    let runs_it = match status.active.as_ref().and_then(|a| a.binary.as_ref()) {
+        Some(spec) => k.state == "enabled" && k.ops.as_deref().is_some_and(|o| spec.ops_matches(o)),
+        None => k.state == "enabled" && status.kernel_agrees,
+    };
+    if !runs_it {
         return fail(
             format!("kernel `{}` with ops `{}`, not the new scheduler", k.state, k.ops.as_deref().unwrap_or("none")),
             false,
@@ -204,6 +212,25 @@ mod tests {
         dying.supervised =
             Some(schedfleet_proto::Supervised { pid: Some(7), phase: Some("running".into()), ..Default::default() });
         assert!(evaluate(&base(), &dying, &gates(100)).ok);
+        // A binary is judged by its ops name, not by the agent's newest
+        // enable_seq, which trails a restart for a moment.
+        let mut binary = status(5, 100);
+        binary.kernel.ops = Some("bpfland_1.1.4_x86_64_unknown_linux_gnu".into());
+        binary.kernel_agrees = false;
+        binary.active.as_mut().unwrap().binary = Some(schedfleet_proto::BinarySpec {
+            origin: schedfleet_proto::BinaryOrigin::Store,
+            args: vec![],
+            env: Default::default(),
+            ops_name: "bpfland".into(),
+            ops_version: None,
+            start_timeout_ms: 1000,
+            restart: Default::default(),
+            libs: Default::default(),
+        });
+        let base_b = Baseline::new(&"a".repeat(64), &binary.kernel, 1000);
+        assert!(evaluate(&base_b, &binary, &gates(100)).ok);
+        binary.kernel.ops = Some("cosmos_1.1.7_x86_64_unknown_linux_gnu".into());
+        assert!(!evaluate(&base_b, &binary, &gates(100)).ok, "another scheduler");
         // A supervisor that is gone decides nothing: the host fails.
         dying.supervised.as_mut().unwrap().phase = Some("gone".into());
         assert!(!evaluate(&base(), &dying, &gates(100)).ok);
