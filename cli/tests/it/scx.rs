@@ -104,7 +104,12 @@ fn wait_for_scheduler(child: &mut std::process::Child, h: &SshHost, agent: &str,
             let _ = child.stdout.take().unwrap().read_to_string(&mut out);
             let _ = child.stderr.take().unwrap().read_to_string(&mut out);
             let (_, reply) = h.agent(agent, &["status", "--latency-window", "0"]);
-            panic!("no (new) supervised scheduler on {} (apply ended: {ended}):\n{out}\nagent status: {reply}", h.name);
+            let log = stdout(&h.ssh(&["tail", "-n", "40", "/var/lib/schedfleet/scx/supervisor.log"]));
+            panic!(
+                "no (new) supervised scheduler on {} (apply ended: {ended}):\n{out}\nagent status: {reply}\n\
+                 supervisor log:\n{log}",
+                h.name
+            );
         }
         std::thread::sleep(Duration::from_millis(300));
     }
