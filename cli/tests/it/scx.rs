@@ -111,13 +111,16 @@ fn wait_for_scheduler(child: &mut std::process::Child, h: &SshHost, agent: &str,
                 h.name
             );
         }
-        std::thread::sleep(Duration::from_millis(300));
+        std::thread::sleep(Duration::from_millis(700));
     }
 }
 
-/// The pid of the supervised scheduler, as the agent reports it.
+/// The pid of the supervised scheduler, as the agent reports it; `None`
+/// also when this one ssh login failed (the poll runs while the apply
+/// holds its own session, and the VM's sshd may refuse a login under load).
 fn scheduler_pid(h: &SshHost, agent: &str) -> Option<u64> {
-    let (_, reply) = h.agent(agent, &["status", "--latency-window", "0"]);
+    let out = h.ssh(&[agent, "status", "--latency-window", "0"]);
+    let reply: serde_json::Value = serde_json::from_slice(&out.stdout).ok()?;
     reply["result"]["supervised"]["pid"].as_u64()
 }
 
