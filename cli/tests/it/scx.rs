@@ -299,7 +299,10 @@ fn upstream_bpfland_rolls_out_is_supervised_and_refused_when_unsafe() {
     lab1.put("/tmp/scx_bpfland", &binary);
     lab1.ssh_ok(&["chmod", "755", "/tmp/scx_bpfland"]);
     let installed =
-        format!("source: scx:scx_bpfland\nbinary:\n  installed: /tmp/scx_bpfland\n  sha256: {}\n", "1".repeat(64));
+        format!(
+            "source: scx:scx_bpfland\nparams: {{ slice_us: {{ type: u64 }} }}\nbinary:\n  installed: /tmp/scx_bpfland\n  sha256: {}\n",
+            "1".repeat(64)
+        );
     repo.write("schedulers/bpfland.yaml", &installed);
     repo.commit("installed, wrong digest");
     let (code, report, err) = apply(&lab, &repo, &["--limit", "lab-1"]);
