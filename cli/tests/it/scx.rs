@@ -333,7 +333,10 @@ fn upstream_bpfland_rolls_out_is_supervised_and_refused_when_unsafe() {
     lab2.put("/tmp/scx_bpfland", &binary);
     lab2.ssh_ok(&["chmod", "755", "/tmp/scx_bpfland"]);
     let by_hand = lab2.ssh_ok(&["sh", "-c", start, "sh", "/tmp/scx_bpfland"]);
-    wait_for("bpfland started by hand", Duration::from_secs(60), || ops(lab2).starts_with("bpfland_"));
+    wait_for("bpfland started by hand", Duration::from_secs(60), || {
+        // `root/ops` exists only while a scheduler is loaded.
+        stdout(&lab2.ssh(&["cat", "/sys/kernel/sched_ext/root/ops"])).starts_with("bpfland_")
+    });
     let seq2 = enable_seq(lab2);
     repo.write("schedulers/bpfland.yaml", &example_sched);
     repo.commit("bpfland again");
