@@ -325,14 +325,17 @@ fn upstream_bpfland_rolls_out_is_supervised_and_refused_when_unsafe() {
     //     (after schedfleet's scheduler is removed), as scx.service would.
     let (ok, reply) = lab2.agent(&agent, &["deactivate"]);
     assert!(ok, "{reply}");
-    let start = "cd /tmp && LD_LIBRARY_PATH=/tmp/scxlib setsid \"$1\" >/tmp/by-hand.log 2>&1 < /dev/null & echo $!";
+    // One fixed remote command line (ssh hands its words to the remote
+    // shell as one string), no data in it.
+    let start =
+        "cd /tmp && LD_LIBRARY_PATH=/tmp/scxlib setsid /tmp/scx_bpfland >/tmp/by-hand.log 2>&1 </dev/null & echo $!";
     lab2.ssh_ok(&["mkdir", "-p", "/tmp/scxlib"]);
     for lib in ["libelf.so.1", "libgcc_s.so.1", "libm.so.6"] {
         lab2.put(&format!("/tmp/scxlib/{lib}"), &std::fs::read(cache().join("scx/lib").join(lib)).unwrap());
     }
     lab2.put("/tmp/scx_bpfland", &binary);
     lab2.ssh_ok(&["chmod", "755", "/tmp/scx_bpfland"]);
-    let by_hand = lab2.ssh_ok(&["sh", "-c", start, "sh", "/tmp/scx_bpfland"]);
+    let by_hand = lab2.ssh_ok(&[start]);
     wait_for("bpfland started by hand", Duration::from_secs(60), || {
         // `root/ops` exists only while a scheduler is loaded.
         stdout(&lab2.ssh(&["cat", "/sys/kernel/sched_ext/root/ops"])).starts_with("bpfland_")
