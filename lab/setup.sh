@@ -12,9 +12,10 @@
 #                           # the baseline of bench/fleet)
 #   lab/setup.sh debroot    # a clean Debian root (debootstrap minbase, packed into the cache)
 #                           # that the package test installs the .deb into
-#   lab/setup.sh scx        # upstream sched-ext/scx schedulers (scx_bpfland, scx_cosmos) built
-#                           # from crates.io, cached per crate version and toolchain, for the
-#                           # upstream-scx example and its lab tests
+#   lab/setup.sh scx        # the upstream sched-ext/scx scheduler scx_bpfland built from
+#                           # crates.io, cached per crate version and toolchain, for the
+#                           # upstream-scx example, its lab tests and bench/serve.sh
+#   lab/setup.sh scx cosmos # scx_cosmos too (no test rolls it out: CI does not build it)
 #
 # Kernels land side by side in ${SCHEDFLEET_CACHE:-$HOME/.cache/schedfleet}/kernel/<release>/
 # (vmlinuz, config, modules). Two symlinks name the kernel matrix: `current`, the newest
@@ -334,7 +335,7 @@ debroot() {
 #   $CACHE/scx/bin/<crate>  ->  that build
 # and the shared libraries the dynamic binaries need beside them in
 # $CACHE/scx/lib/ (the lab's VMs lack libelf, libgcc_s and libm): schedfleet
-# pushes them as the scheduler's `libs:`. A cosmos that does not build here is reported, not fatal.
+# pushes them as the scheduler's `libs:`.
 SCX_BPFLAND_VERSION="${SCHEDFLEET_SCX_BPFLAND_VERSION:-1.1.4}"
 SCX_COSMOS_VERSION="${SCHEDFLEET_SCX_COSMOS_VERSION:-1.1.7}"
 scx_build() { # crate version
@@ -372,10 +373,12 @@ scx_build() { # crate version
         mv "$CACHE/scx/lib/$name.tmp" "$CACHE/scx/lib/$name"
     done < <(ldd "$dir/bin/$crate" | awk '$2 == "=>" {print $1, $3}')
 }
-scx() {
+scx() { # [cosmos]
     command -v cargo >/dev/null || die "cargo is needed to build the upstream scx schedulers"
     scx_build scx_bpfland "$SCX_BPFLAND_VERSION" || die "scx_bpfland $SCX_BPFLAND_VERSION did not build (log above)"
-    scx_build scx_cosmos "$SCX_COSMOS_VERSION" || log "scx_cosmos $SCX_COSMOS_VERSION did not build here; only scx_bpfland is available"
+    if [ "${1:-}" = cosmos ]; then
+        scx_build scx_cosmos "$SCX_COSMOS_VERSION" || die "scx_cosmos $SCX_COSMOS_VERSION did not build (log above)"
+    fi
 }
 
 case "${1:-all}" in
@@ -384,7 +387,7 @@ case "${1:-all}" in
     tools) tools; ansible ;;
     ansible) ansible ;;
     debroot) debroot ;;
-    scx) scx ;;
+    scx) shift; scx "$@" ;;
     all) packages; kernel; tools; ansible; debroot; scx ;;
-    *) die "usage: $0 [packages|kernel [RELEASE...]|tools|ansible|debroot|scx|all]" ;;
+    *) die "usage: $0 [packages|kernel [RELEASE...]|tools|ansible|debroot|scx [cosmos]|all]" ;;
 esac
