@@ -317,7 +317,9 @@ class Bench:
 
     def push(self, n):
         argv = [str(self.sf_bin), "apply", "--repo", str(self.repo(n)), "--parallel", str(n), "--yes", "--json"]
-        rss, stdout = self.spawn(argv, env=self.env(SCHEDFLEET_TEST_FAULT=SWITCH), expect=(4,))
+        # Every agent refuses (no sched_ext) before any change and no host
+        # changed: exit 2, as for bad input.
+        rss, stdout = self.spawn(argv, env=self.env(SCHEDFLEET_TEST_FAULT=SWITCH), expect=(2,))
         report = json.loads(stdout)
         want = self.agent.stat().st_size + self.object.stat().st_size
         bad = [h for h in report["hosts"]

@@ -144,7 +144,8 @@ fn serve_serves_its_cgroup_first_and_refuses_bad_params_on_lab() {
         repo.write("fleet.yaml", fleet(params));
         repo.commit(params);
         let (code, text) = apply(&lab, &repo);
-        assert_eq!(code, Some(4), "a host failed: {text}");
+        // Refused by the agent before any change, and no host changed: 2.
+        assert_eq!(code, Some(2), "the host refused: {text}");
         assert!(text.contains(message), "`{message}` in:\n{text}");
         assert_eq!(h.sched_ext(), ("enabled".to_owned(), "serve".to_owned()), "the previous scheduler runs");
         assert_eq!(enable_seq(h), seq, "nothing was loaded");
@@ -195,13 +196,19 @@ fn cpu_ticks(h: &SshHost, pid: &str) -> u64 {
 
 #[test]
 fn serve_loads_and_bounds_batch_starvation_on_the_oldest_kernel() {
-    let lab = TestLab::up_with_kernel(1, Some("oldest"));
+    let mut lab = TestLab::up_with_kernel(1, Some("oldest"));
     let repo = serve_repo();
-    let h = lab.host("lab-1");
-    make_cgroups(h);
+    make_cgroups(lab.host("lab-1"));
     let (code, text) = apply(&lab, &repo);
     assert_eq!(code, Some(0), "{text}");
-    assert_eq!(h.sched_ext(), ("enabled".to_owned(), "serve".to_owned()));
+    assert_eq!(lab.host("lab-1").sched_ext(), ("enabled".to_owned(), "serve".to_owned()));
+    // The VM runs under TCG on the build machine's cores: another test's
+    // VMs running meanwhile can starve a vCPU thread for long enough that
+    // the guest's RCU reports a CPU stall, which makes sched_ext disable any
+    // BPF scheduler. What is measured here is the scheduler's starvation
+    // bound, so no other lab of this test binary runs during the window.
+    let _alone = lab.alone();
+    let h = lab.host("lab-1");
 
     // Serving tasks that never sleep, one per vCPU, saturate the host; two
     // batch hogs would never run if serving always came first. The
@@ -219,7 +226,10 @@ fn serve_loads_and_bounds_batch_starvation_on_the_oldest_kernel() {
     h.ssh_ok(&kill);
     // The kernel's own words, should it have disabled the scheduler.
     let kernel_log = h.ssh_ok(&["dmesg"]);
-    let said: Vec<&str> = kernel_log.lines().filter(|l| l.contains("sched_ext") || l.contains("stall")).collect();
+    let said: Vec<&str> = kernel_log
+        .lines()
+        .filter(|l| ["sched_ext", "stall", "rcu", "starved", "Tasks blocked", "CPU: "].iter().any(|w| l.contains(w)))
+        .collect();
     let state = h.ssh_ok(&["cat", "/sys/kernel/sched_ext/state"]);
     assert_eq!(state, "enabled", "no ejection, no stall; the kernel says: {said:#?}");
     eprintln!(
