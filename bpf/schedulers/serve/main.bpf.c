@@ -468,8 +468,16 @@ void BPF_STRUCT_OPS(serve_stopping, struct task_struct *p, bool runnable)
 	}
 	if (!tctx || tctx->serving)
 		return;
-	/* Batch tasks pay for the time they ran, scaled by 100 / weight. */
-	used = sf_vtime_before(tctx->started_ns, now) ? now - tctx->started_ns : 0;
+	/*
+	 * Batch tasks pay for the time they ran, scaled by 100 / weight. A
+	 * task that was on a CPU when the scheduler was attached stops
+	 * without ever having passed through ops.running: its started_ns is
+	 * 0, and charging it "now - 0" (the host's uptime) would put it
+	 * behind every other batch task for as long, starving it. Such a task,
+	 * like any stop without its start, pays nothing.
+	 */
+	used = tctx->started_ns && sf_vtime_before(tctx->started_ns, now) ? now - tctx->started_ns : 0;
+	tctx->started_ns = 0;
 	sf_task_set_dsq_vtime(p, p->scx.dsq_vtime + used * 100 / p->scx.weight);
 }
 
