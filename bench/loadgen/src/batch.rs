@@ -5,11 +5,10 @@
 //! Threads are named `lgbatch-*`.
 
 use std::sync::{Arc, Barrier};
-use std::thread;
 
 use serde::Serialize;
 
-use crate::sys::{now_ns, sleep_until, ContextSwitches, Rng};
+use crate::sys::{now_ns, sleep_until, spawn, ContextSwitches, Rng};
 use crate::work::spin;
 
 #[derive(Debug, Clone)]
@@ -97,10 +96,6 @@ pub fn run(cfg: &BatchConfig, ready: impl FnOnce()) -> BatchReport {
         burst_units,
         context_switches: ContextSwitches::of_this_process().since(before),
     }
-}
-
-fn spawn<T: Send + 'static>(name: String, f: impl FnOnce() -> T + Send + 'static) -> thread::JoinHandle<T> {
-    thread::Builder::new().name(name).spawn(f).expect("spawn a load thread")
 }
 
 #[cfg(test)]

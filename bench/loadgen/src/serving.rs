@@ -16,12 +16,11 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc;
 use std::sync::{Arc, Barrier};
-use std::thread;
 
 use serde::Serialize;
 
 use crate::histogram::{Histogram, LatencySummary};
-use crate::sys::{now_ns, sleep_until, tight_timer_slack, ContextSwitches, Rng};
+use crate::sys::{now_ns, sleep_until, spawn, tight_timer_slack, ContextSwitches, Rng};
 use crate::work::spin;
 
 #[derive(Debug, Clone)]
@@ -190,10 +189,6 @@ pub fn run(cfg: &ServingConfig, ready: impl FnOnce()) -> ServingReport {
         feeder_periods_missed: missed,
         context_switches: ContextSwitches::of_this_process().since(before),
     }
-}
-
-fn spawn<T: Send + 'static>(name: String, f: impl FnOnce() -> T + Send + 'static) -> thread::JoinHandle<T> {
-    thread::Builder::new().name(name).spawn(f).expect("spawn a load thread")
 }
 
 #[cfg(test)]

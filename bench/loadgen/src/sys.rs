@@ -147,3 +147,9 @@ mod tests {
         assert!(now_ns() >= deadline);
     }
 }
+
+/// Starts a named load thread (names show in `top -H` and the kernel's
+/// `comm`, which a comm-prefix serving set matches).
+pub fn spawn<T: Send + 'static>(name: String, f: impl FnOnce() -> T + Send + 'static) -> std::thread::JoinHandle<T> {
+    std::thread::Builder::new().name(name).spawn(f).expect("spawn a load thread")
+}

@@ -8,7 +8,7 @@
 use std::collections::BTreeSet;
 
 use crate::support::repo::ConfigRepo;
-use crate::support::{agent_binary, run, schedfleet, sha256_hex, stderr, stdout, workspace_root};
+use crate::support::{agent_binary, property_names, run, schedfleet, sha256_hex, stderr, stdout, workspace_root};
 
 const OUTPUTS: [&str; 7] = ["plan", "apply", "apply-dry-run", "rollback", "status", "drift", "lab-status"];
 
@@ -117,20 +117,6 @@ fn committed_output_schemas_match_the_binary() {
         // Each is a schema an independent validator accepts.
         let schema: serde_json::Value = serde_json::from_str(&committed).unwrap();
         jsonschema::validator_for(&schema).unwrap_or_else(|e| panic!("{name}: {e}"));
-    }
-}
-
-/// Every property name of a schema, recursively.
-fn property_names(schema: &serde_json::Value, names: &mut BTreeSet<String>) {
-    match schema {
-        serde_json::Value::Object(map) => {
-            if let Some(serde_json::Value::Object(props)) = map.get("properties") {
-                names.extend(props.keys().cloned());
-            }
-            map.values().for_each(|v| property_names(v, names));
-        }
-        serde_json::Value::Array(items) => items.iter().for_each(|v| property_names(v, names)),
-        _ => {}
     }
 }
 

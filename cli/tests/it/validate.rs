@@ -11,7 +11,7 @@ use std::path::Path;
 use std::process::{Command, Output};
 
 use crate::support::repo::ConfigRepo;
-use crate::support::{run, schedfleet, stderr, stdout, workspace_root};
+use crate::support::{property_names, run, schedfleet, stderr, stdout, workspace_root};
 
 /// The hosts each example config repository assigns. Every directory under
 /// `examples/` with a `fleet.yaml` must be listed here; directories without
@@ -213,20 +213,6 @@ fn committed_schemas_match_the_binary() {
             "docs/schema/{file}.schema.json differs from `schedfleet schema {file}`; regenerate the schemas \
              from the workspace root:\n  {REGENERATE_SCHEMAS}"
         );
-    }
-}
-
-/// Every property name of every schema, recursively.
-fn property_names(schema: &serde_json::Value, names: &mut std::collections::BTreeSet<String>) {
-    match schema {
-        serde_json::Value::Object(map) => {
-            if let Some(serde_json::Value::Object(props)) = map.get("properties") {
-                names.extend(props.keys().cloned());
-            }
-            map.values().for_each(|v| property_names(v, names));
-        }
-        serde_json::Value::Array(items) => items.iter().for_each(|v| property_names(v, names)),
-        _ => {}
     }
 }
 

@@ -167,3 +167,18 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
         .unwrap();
     String::from_utf8(out.stdout).unwrap()[..64].to_owned()
 }
+
+/// Every property name of a JSON Schema, recursively (what the reference
+/// documents must name).
+pub fn property_names(schema: &serde_json::Value, names: &mut std::collections::BTreeSet<String>) {
+    match schema {
+        serde_json::Value::Object(map) => {
+            if let Some(serde_json::Value::Object(props)) = map.get("properties") {
+                names.extend(props.keys().cloned());
+            }
+            map.values().for_each(|v| property_names(v, names));
+        }
+        serde_json::Value::Array(items) => items.iter().for_each(|v| property_names(v, names)),
+        _ => {}
+    }
+}
