@@ -18,14 +18,15 @@
 #   bench/serve.sh --rounds 5 --duration 30s --schedulers eevdf,serve --out FILE --keep
 #
 # SCHEDFLEET names the schedfleet binary (default target/release/schedfleet,
-# built when missing); the load generator is built static here.
+# brought up to date with this checkout first: it embeds the BPF schedulers,
+# and a stale one would measure an older `serve`); the load generator is
+# built static here.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 command="bench/serve.sh${*:+ $*}"
-SF=${SCHEDFLEET:-target/release/schedfleet}
-if [ ! -x "$SF" ]; then
-    echo "bench/serve: building $SF" >&2
+if [ -z "${SCHEDFLEET:-}" ]; then
     cargo build --release --locked -p schedfleet >&2
 fi
+SF=${SCHEDFLEET:-target/release/schedfleet}
 loadgen=$(bench/loadgen/build-static.sh)
 exec python3 bench/serve/bench.py --schedfleet "$SF" --loadgen "$loadgen" --command "$command" "$@"

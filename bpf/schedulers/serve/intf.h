@@ -30,13 +30,17 @@
 
 /*
  * batch_max_wait_ns (u64, ns): the starvation bound. A CPU that has not run
- * a batch task for this long runs the batch task with the smallest virtual
- * time next, ahead of waiting serving tasks, and that task is not preempted
- * before its slice ends. With serving tasks saturating every CPU, each of C
- * CPUs still runs a batch task every batch_max_wait_ns, so a batch task
- * waits at most about ceil(batch tasks / C) * (batch_max_wait_ns +
+ * a batch task for this long gives batch tasks a turn of batch_slice_ns: it
+ * runs batch tasks ahead of waiting serving tasks, the one that has waited
+ * longest first, each for at most serving_slice_ns (round robin), none of
+ * them preempted, until the turn's time is used up or no batch task is
+ * left. With serving tasks saturating every CPU, each
+ * of C CPUs still gives a turn every batch_max_wait_ns, so the k-th oldest
+ * waiting batch task runs within about ceil(k / C) * (batch_max_wait_ns +
  * batch_slice_ns): far below the kernel's stall watchdog (30 s) for any
- * realistic count. [SERVE_MAX_WAIT_NS_MIN, SERVE_MAX_WAIT_NS_MAX].
+ * realistic count; and serving tasks keep at least batch_max_wait_ns /
+ * (batch_max_wait_ns + batch_slice_ns) of each CPU (5/6 with the
+ * defaults). [SERVE_MAX_WAIT_NS_MIN, SERVE_MAX_WAIT_NS_MAX].
  */
 #define SERVE_BATCH_MAX_WAIT_NS_DEFAULT 100000000ULL /* 100 ms */
 #define SERVE_MAX_WAIT_NS_MIN 1000000ULL /* 1 ms */

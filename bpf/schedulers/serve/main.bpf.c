@@ -20,9 +20,10 @@
  *     while no serving task wants them (with the serving slice there).
  *
  * Starvation: serving tasks come first, but a CPU that has not run a batch
- * task for `batch_max_wait_ns` runs one next, and does not let it be
- * preempted before its slice ends; see intf.h for the bound this gives. The
- * kernel's stall watchdog (30 s) is never approached.
+ * task for `batch_max_wait_ns` gives batch tasks a turn of `batch_slice_ns`
+ * (longest waiting first, none of them preempted); see intf.h for the bound
+ * this gives and move_longest_waiting_batch for why waiting order and not
+ * virtual time. The kernel's stall watchdog (30 s) is never approached.
  *
  * Design anchors: scx_layered (classes matched by cgroup and comm, a
  * preempting class), scx_bpfland (vruntime with bounded sleeper credit),
@@ -58,7 +59,7 @@ const volatile u64 batch_max_wait_ns = SERVE_BATCH_MAX_WAIT_NS_DEFAULT;
 u64 nr_serving_direct; /* serving wake-ups placed straight on an idle CPU */
 u64 nr_serving_queued; /* serving tasks put in the serving queue */
 u64 nr_preempt_kicks; /* batch tasks preempted for a waking serving task */
-u64 nr_batch_turns; /* batch tasks run ahead of serving ones (starvation bound) */
+u64 nr_batch_turns; /* turns given to batch tasks ahead of serving ones (starvation bound) */
 
 /* The batch class's virtual clock, as in simple. */
 u64 vtime_now;
@@ -82,17 +83,19 @@ enum serve_cpu_running {
 struct cpu_ctx {
 	u64 started_ns; /* when the current task started running */
 	u64 batch_last_ns; /* when this CPU last started a batch task */
+	u64 turn_end_ns; /* a batch turn runs batch tasks here until then */
 	u32 running; /* enum serve_cpu_running */
 	u32 preempt_pending; /* a kick is on its way: do not pick again */
-	u32 guard_next; /* the task dispatched next is a batch turn */
-	u32 guarded; /* the current task is a batch turn: never a victim */
+	u32 guard_next; /* the task dispatched next runs in a batch turn */
+	u32 guarded; /* the current task runs in a batch turn: never a victim */
 };
 
 struct cpu_ctx cpu_ctxs[SF_CPUMASK_MAX_CPUS];
 
 /* Per task: its class, from the last wake-up or enqueue. */
 struct task_ctx {
-	u64 started_ns;
+	u64 started_ns; /* when it last started running */
+	u64 queued_ns; /* when it last entered the batch queue */
 	bool serving;
 };
 
@@ -363,7 +366,8 @@ static void enqueue_serving(struct task_struct *p, u64 enq_flags)
 	}
 }
 
-static void enqueue_batch(struct task_struct *p, u64 enq_flags)
+static void enqueue_batch(struct task_struct *p, struct task_ctx *tctx,
+			  u64 enq_flags)
 {
 	/* As in simple: sleepers keep at most one slice of credit. */
 	u64 floor = vtime_now - batch_slice_ns;
@@ -372,6 +376,8 @@ static void enqueue_batch(struct task_struct *p, u64 enq_flags)
 
 	if (sf_vtime_before(vtime, floor))
 		vtime = floor;
+	if (tctx)
+		tctx->queued_ns = bpf_ktime_get_ns();
 	sf_dsq_insert_vtime(p, SERVE_DSQ_BATCH, batch_slice_ns, vtime, enq_flags);
 
 	cpu = sf_pick_idle_cpu(p);
@@ -386,25 +392,108 @@ void BPF_STRUCT_OPS(serve_enqueue, struct task_struct *p, u64 enq_flags)
 	if (tctx && tctx->serving)
 		enqueue_serving(p, enq_flags);
 	else
-		enqueue_batch(p, enq_flags);
+		enqueue_batch(p, tctx, enq_flags);
+}
+
+/* The iterator bpf_for_each() declares, for the kfuncs that take it. */
+#define SERVE_FOR_EACH_ITER (&___it)
+
+/* Batch tasks a batch turn looks at, at most (the queue's first ones). */
+#define SERVE_TURN_SCAN_MAX 1024
+
+/*
+ * @p may be moved to @cpu's local queue now: @cpu is in its affinity, and
+ * it is not pinned to another CPU for a while (migrate_disable(); the
+ * kernel would put it in the global queue instead).
+ */
+static __always_inline bool can_run_on(struct task_struct *p, s32 cpu)
+{
+	if (!bpf_cpumask_test_cpu(cpu, p->cpus_ptr))
+		return false;
+	return !BPF_CORE_READ(p, migration_disabled) || scx_bpf_task_cpu(p) == cpu;
+}
+
+/*
+ * In a batch turn: moves the batch task that has waited longest of those
+ * that may run on @cpu to its local queue. Not the one with the smallest virtual
+ * time: the turn exists to bound how long any batch task waits, and by
+ * virtual time a task that ran recently (a CPU hog, or a kernel thread
+ * preempted in an RCU read-side section) loses every turn to tasks that
+ * keep waking with the sleepers' credit, for as long as they keep waking
+ * (the kernel then reports an RCU stall and disables the scheduler). In
+ * wait order, the k-th oldest waiter runs within about ceil(k / C) turns.
+ *
+ * Two passes over the queue (the first finds the oldest, the second moves
+ * it), per task run in a turn, and only while serving tasks keep the CPUs. Kernels without the DSQ iterator (before 6.12) or
+ * scx_bpf_dsq_move (before 6.13) take the queue's first task.
+ */
+static bool move_longest_waiting_batch(s32 cpu)
+{
+	struct task_struct *p;
+	u64 oldest_ns = 0;
+	s32 oldest_pid = -1;
+	u32 seen = 0;
+
+	if (!bpf_ksym_exists(bpf_iter_scx_dsq_new) || !bpf_ksym_exists(scx_bpf_dsq_move))
+		return sf_dsq_move_to_local(SERVE_DSQ_BATCH);
+
+	bpf_for_each(scx_dsq, p, SERVE_DSQ_BATCH, 0) {
+		struct task_ctx *tctx;
+
+		if (++seen > SERVE_TURN_SCAN_MAX)
+			break;
+		if (!can_run_on(p, cpu))
+			continue;
+		tctx = bpf_task_storage_get(&task_ctxs, p, 0, 0);
+		if (!tctx)
+			continue;
+		if (oldest_pid < 0 || sf_vtime_before(tctx->queued_ns, oldest_ns)) {
+			oldest_ns = tctx->queued_ns;
+			oldest_pid = p->pid;
+		}
+	}
+	if (oldest_pid < 0)
+		return false;
+	seen = 0;
+	bpf_for_each(scx_dsq, p, SERVE_DSQ_BATCH, 0) {
+		if (++seen > SERVE_TURN_SCAN_MAX)
+			break;
+		if (p->pid == oldest_pid && can_run_on(p, cpu))
+			return scx_bpf_dsq_move(SERVE_FOR_EACH_ITER, p, SCX_DSQ_LOCAL, 0);
+	}
+	/* It left the queue between the two passes: the first task, then. */
+	return sf_dsq_move_to_local(SERVE_DSQ_BATCH);
 }
 
 void BPF_STRUCT_OPS(serve_dispatch, s32 cpu, struct task_struct *prev)
 {
 	struct cpu_ctx *c = cpu_ctx_of(cpu);
 	u64 now = bpf_ktime_get_ns();
+	bool in_turn, starved;
 
 	/*
-	 * The starvation bound: this CPU has not started a batch task for
-	 * batch_max_wait_ns, so the batch queue goes first this once.
+	 * The starvation bound: a CPU that has not started a batch task for
+	 * batch_max_wait_ns gives batch tasks a turn of batch_slice_ns. In
+	 * the turn it runs batch tasks ahead of serving ones, the one that
+	 * has waited longest first, each for at most the serving slice, until
+	 * the turn's time is used up (the slices are cut to it in
+	 * ops.running) or no batch task it may run is left. A turn of time rather than of one task: batch work that
+	 * wakes often and runs briefly (sshd, a shell, kernel threads) gets
+	 * through many tasks in one turn, not one per turn.
 	 */
-	if (c && sf_vtime_before(c->batch_last_ns + batch_max_wait_ns, now) &&
-	    sf_dsq_move_to_local(SERVE_DSQ_BATCH)) {
+	in_turn = c && sf_vtime_before(now, c->turn_end_ns);
+	starved = c && !in_turn &&
+		  sf_vtime_before(c->batch_last_ns + batch_max_wait_ns, now);
+	if ((in_turn || starved) && move_longest_waiting_batch(cpu)) {
+		if (starved) {
+			c->turn_end_ns = now + batch_slice_ns;
+			__sync_fetch_and_add(&nr_batch_turns, 1);
+		}
 		c->guard_next = 1;
-		c->batch_last_ns = now;
-		__sync_fetch_and_add(&nr_batch_turns, 1);
 		return;
 	}
+	if (in_turn)
+		c->turn_end_ns = now;
 	if (sf_dsq_move_to_local(SERVE_DSQ_SERVING))
 		return;
 	/*
@@ -435,20 +524,36 @@ void BPF_STRUCT_OPS(serve_running, struct task_struct *p)
 		c->running = serving ? SERVE_CPU_SERVING : SERVE_CPU_BATCH;
 		c->preempt_pending = 0;
 		/*
-		 * A batch turn is the task the dispatch above moved here; any
-		 * other task (placed directly by select_cpu) is not guarded.
+		 * A task of a batch turn is one the dispatch above moved here;
+		 * any other task (placed directly by select_cpu) is not guarded.
 		 */
 		c->guarded = !serving && c->guard_next;
 		c->guard_next = 0;
 		/*
-		 * A batch task from the batch queue carries the batch slice; on
-		 * a serving CPU it gets the serving slice, so that the CPU comes
-		 * back soon even if no preemption reaches it (a batch turn keeps
-		 * its whole slice: that is what the turn is for).
+		 * A batch task from the batch queue carries the batch slice. In
+		 * a turn it gets the serving slice at most, so that the turn's
+		 * tasks take turns (round robin in waiting order: one that used
+		 * its slice queues again behind the others) and a CPU hog does
+		 * not keep a task that runs briefly waiting for the next turn;
+		 * and no more than what is left of the turn (nor less than the
+		 * shortest slice), so that the turn ends on time. Outside a
+		 * turn, on a serving CPU, it gets the serving slice, so that
+		 * the CPU comes back soon even if no preemption reaches it.
 		 */
-		if (!serving && !c->guarded && is_serving_cpu(scx_bpf_task_cpu(p)) &&
-		    p->scx.slice > serving_slice_ns)
+		if (c->guarded) {
+			u64 left = sf_vtime_before(now, c->turn_end_ns) ?
+					   c->turn_end_ns - now : 0;
+
+			if (left > serving_slice_ns)
+				left = serving_slice_ns;
+			if (left < SERVE_SLICE_NS_MIN)
+				left = SERVE_SLICE_NS_MIN;
+			if (p->scx.slice > left)
+				sf_task_set_slice(p, left);
+		} else if (!serving && is_serving_cpu(scx_bpf_task_cpu(p)) &&
+			   p->scx.slice > serving_slice_ns) {
 			sf_task_set_slice(p, serving_slice_ns);
+		}
 		if (!serving)
 			c->batch_last_ns = now;
 	}

@@ -120,6 +120,15 @@ impl SshHost {
             "StrictHostKeyChecking=yes",
             "-o",
             "IdentitiesOnly=yes",
+            // A host whose sshd gets no CPU fails the test instead of
+            // hanging it: the connect timeout also bounds the wait for the
+            // server's banner, the keep-alives a session that stops moving.
+            "-o",
+            "ConnectTimeout=120",
+            "-o",
+            "ServerAliveInterval=30",
+            "-o",
+            "ServerAliveCountMax=4",
         ])
         .arg("-o")
         .arg(format!("UserKnownHostsFile={}", self.known_hosts_file.display()))
