@@ -6,8 +6,8 @@
 //! Its `artifact` is the binary's identity everywhere the controller and the
 //! agent compare schedulers (drift, confirm, rollback): the sha256 of the
 //! executable when the controller pushed it or the repository declares the
-//! digest of an installed one, else [`installed_identity`] of the declared
-//! path and version. Its `ops` is the ops name the kernel reported once it
+//! digest of an installed one, else the sha256 of
+//! [`installed_identity_input`] (its declared path and version). Its `ops` is the ops name the kernel reported once it
 //! came up (`bpfland_1.1.4_x86_64_unknown_linux_gnu`).
 //!
 //! The agent receives a [`BinarySpec`] as one JSON argument
@@ -99,9 +99,9 @@ impl BinarySpec {
     }
 }
 
-/// The identity (an `artifact`) of an installed binary whose digest the
-/// repository does not declare: a digest of what is declared instead, so
-/// that a change of path or version is a change of scheduler. Lower-case
+/// What the identity (an `artifact`) of an installed binary whose digest
+/// the repository does not declare is the sha256 of: its declared path and
+/// version, so that a change of either is a change of scheduler. Lower-case
 /// hex like every artifact; computed by the controller.
 pub fn installed_identity_input(path: &str, version: Option<&str>) -> String {
     format!("schedfleet-installed-binary\0{path}\0{}", version.unwrap_or(""))
