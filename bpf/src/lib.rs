@@ -165,9 +165,9 @@ const SERVE: Builtin = Builtin {
             name: "batch_max_wait_ns",
             kind: ParamKind::U64,
             default: "100000000",
-            doc: "starvation bound in nanoseconds: a CPU that has not run a batch task for this long runs \
-                  one next, ahead of serving tasks; 1000000 to 2000000000 (1 ms to 2 s), the scheduler \
-                  refuses to start otherwise",
+            doc: "starvation bound in nanoseconds: a CPU that has not run a batch task for this long gives \
+                  batch tasks a turn of batch_slice_ns ahead of serving tasks, longest waiting first; \
+                  1000000 to 2000000000 (1 ms to 2 s), the scheduler refuses to start otherwise",
             range: Some((1_000_000, 2_000_000_000)),
         },
     ],

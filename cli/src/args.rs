@@ -7,6 +7,8 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
+use crate::output::Output;
+
 /// Roll out sched_ext CPU schedulers across a fleet, the GitOps way.
 #[derive(Debug, Parser)]
 #[command(name = "schedfleet", version, about, propagate_version = true)]
@@ -308,8 +310,9 @@ pub struct SchemaArgs {
     pub file: SchemaFile,
 }
 
+/// A config file `schedfleet schema` prints the JSON Schema of.
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
-pub enum SchemaFile {
+pub enum ConfigFile {
     /// `fleet.yaml`
     Fleet,
     /// `inventory.yaml`
@@ -318,20 +321,32 @@ pub enum SchemaFile {
     Scheduler,
     /// `groups/<group>.yaml` and `hosts/<host>.yaml`
     Override,
-    /// `plan --json`
-    Plan,
-    /// `apply --json` and `rollback --to --json`
-    Apply,
-    /// `apply --dry-run --json`
-    ApplyDryRun,
-    /// `rollback --json`
-    Rollback,
-    /// `status --json`
-    Status,
-    /// `drift --format json`
-    Drift,
-    /// `lab status --json`
-    LabStatus,
+}
+
+/// What `schedfleet schema` prints the JSON Schema of: a config file, or a
+/// command's JSON output. The outputs' names and help come from
+/// [`Output`] itself, so a new output is offered here without a second list.
+#[derive(Debug, Clone, Copy)]
+pub enum SchemaFile {
+    Config(ConfigFile),
+    Output(Output),
+}
+
+impl clap::ValueEnum for SchemaFile {
+    fn value_variants<'a>() -> &'a [Self] {
+        static ALL: std::sync::OnceLock<Vec<SchemaFile>> = std::sync::OnceLock::new();
+        ALL.get_or_init(|| {
+            let configs = ConfigFile::value_variants().iter().map(|c| SchemaFile::Config(*c));
+            configs.chain(Output::value_variants().iter().map(|o| SchemaFile::Output(*o))).collect()
+        })
+    }
+
+    fn to_possible_value(&self) -> Option<clap::builder::PossibleValue> {
+        match self {
+            SchemaFile::Config(c) => c.to_possible_value(),
+            SchemaFile::Output(o) => o.to_possible_value(),
+        }
+    }
 }
 
 #[derive(Debug, Args)]

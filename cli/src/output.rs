@@ -17,8 +17,8 @@ use schedfleet_fleet::plan::PlanReport;
 use schedfleet_fleet::rollout::{DryRunReport, RolloutReport, UndoResult};
 use serde::Serialize;
 
-/// One JSON output of a command.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// One JSON output of a command (also a name `schedfleet schema` takes).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Output {
     /// `schedfleet plan --json`
     Plan,
@@ -37,17 +37,6 @@ pub enum Output {
 }
 
 impl Output {
-    #[cfg(test)]
-    pub const ALL: [Output; 7] = [
-        Output::Plan,
-        Output::Apply,
-        Output::ApplyDryRun,
-        Output::Rollback,
-        Output::Status,
-        Output::Drift,
-        Output::LabStatus,
-    ];
-
     /// The version of this output's shape: raised on every incompatible
     /// change (see the module paragraph).
     pub fn version(self) -> u32 {
@@ -152,7 +141,7 @@ mod tests {
 
     #[test]
     fn object_outputs_pin_their_version_and_arrays_stay_arrays() {
-        for output in Output::ALL {
+        for &output in <Output as clap::ValueEnum>::value_variants() {
             let schema = output.schema().to_value();
             let text = schema.to_string();
             assert!(schema["description"].as_str().unwrap().contains("schema version 1"), "{output:?}");
