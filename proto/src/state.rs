@@ -1,4 +1,4 @@
-//! What the agent keeps on a host in its state file ([`crate::STATE_FILE`]):
+//! What the agent keeps on a host in its state file ([`STATE_FILE`]):
 //! the active scheduler, an activation waiting for `confirm`, where
 //! `rollback` goes, the newest fallback, a change under way; and the lease.
 
@@ -7,8 +7,11 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use crate::BinarySpec;
+// Named by the docs (which are also the JSON Schema's descriptions).
+#[cfg(doc)]
+use crate::{binary, STATE_FILE};
 
-/// What the agent activated, kept on the host in [`crate::STATE_FILE`].
+/// What the agent activated, kept on the host in [`STATE_FILE`].
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct ActiveScheduler {
@@ -30,7 +33,7 @@ pub struct ActiveScheduler {
     #[serde(default = "confirmed_by_default")]
     pub confirmed: bool,
     /// Set for an upstream scheduler binary the agent runs and supervises
-    /// (see [`crate::binary`]); absent for a BPF object the agent loads itself.
+    /// (see [`binary`]); absent for a BPF object the agent loads itself.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub binary: Option<BinarySpec>,
 }

@@ -7,6 +7,9 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use crate::{ActiveScheduler, Fallback, Lease, Pending, Supervised};
+// Named by the docs (which are also the JSON Schema's descriptions).
+#[cfg(doc)]
+use crate::{bounds, probe, AgentState};
 
 /// What the kernel says about sched_ext, read from `/sys/kernel/sched_ext`.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
@@ -41,16 +44,16 @@ pub struct Status {
     /// The kernel runs exactly what the agent believes is active (or both
     /// say nothing is).
     pub kernel_agrees: bool,
-    /// An activation waiting for `confirm`, as in [`crate::AgentState::pending`].
+    /// An activation waiting for `confirm`, as in [`AgentState::pending`].
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pending: Option<Pending>,
     /// With `pending`: whether its watchdog process is alive.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub watchdog_running: Option<bool>,
-    /// Where `rollback` goes, as in [`crate::AgentState::previous_confirmed`].
+    /// Where `rollback` goes, as in [`AgentState::previous_confirmed`].
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub previous_confirmed: Option<ActiveScheduler>,
-    /// The newest fallback, as in [`crate::AgentState::last_fallback`].
+    /// The newest fallback, as in [`AgentState::last_fallback`].
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_fallback: Option<Fallback>,
     /// The unexpired lease; absent when the host is free.
@@ -115,10 +118,10 @@ pub struct ProbeSpec {
     pub command: Option<Vec<String>>,
     /// `http://HOST[:PORT]/PATH`, HOST an IP address or `localhost` (the
     /// agent has no resolver and no TLS); passes on a 2xx status. See
-    /// [`ProbeSpec::check`] (in [`crate::probe`]) for every rule.
+    /// [`ProbeSpec::check`] (in [`probe`]) for every rule.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub http: Option<String>,
-    /// [`crate::bounds::PROBE_TIMEOUT_MS`]; a command still running then is killed.
+    /// [`bounds::PROBE_TIMEOUT_MS`]; a command still running then is killed.
     pub timeout_ms: u64,
 }
 

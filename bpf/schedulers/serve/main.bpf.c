@@ -415,17 +415,18 @@ static __always_inline bool can_run_on(struct task_struct *p, s32 cpu)
 
 /*
  * In a batch turn: moves the batch task that has waited longest of those
- * that may run on @cpu to its local queue. Not the one with the smallest virtual
- * time: the turn exists to bound how long any batch task waits, and by
- * virtual time a task that ran recently (a CPU hog, or a kernel thread
+ * that may run on @cpu to its local queue. Not the one with the smallest
+ * virtual time: the turn exists to bound how long any batch task waits, and
+ * by virtual time a task that ran recently (a CPU hog, or a kernel thread
  * preempted in an RCU read-side section) loses every turn to tasks that
  * keep waking with the sleepers' credit, for as long as they keep waking
  * (the kernel then reports an RCU stall and disables the scheduler). In
  * wait order, the k-th oldest waiter runs within about ceil(k / C) turns.
  *
  * Two passes over the queue (the first finds the oldest, the second moves
- * it), per task run in a turn, and only while serving tasks keep the CPUs. Kernels without the DSQ iterator (before 6.12) or
- * scx_bpf_dsq_move (before 6.13) take the queue's first task.
+ * it), per task run in a turn, and only while serving tasks keep the CPUs.
+ * Kernels without the DSQ iterator (before 6.12) or scx_bpf_dsq_move
+ * (before 6.13) take the queue's first task.
  */
 static bool move_longest_waiting_batch(s32 cpu)
 {
@@ -477,9 +478,10 @@ void BPF_STRUCT_OPS(serve_dispatch, s32 cpu, struct task_struct *prev)
 	 * the turn it runs batch tasks ahead of serving ones, the one that
 	 * has waited longest first, each for at most the serving slice, until
 	 * the turn's time is used up (the slices are cut to it in
-	 * ops.running) or no batch task it may run is left. A turn of time rather than of one task: batch work that
-	 * wakes often and runs briefly (sshd, a shell, kernel threads) gets
-	 * through many tasks in one turn, not one per turn.
+	 * ops.running) or no batch task it may run is left. A turn of time
+	 * rather than of one task: batch work that wakes often and runs
+	 * briefly (sshd, a shell, kernel threads) gets through many tasks in
+	 * one turn, not one per turn.
 	 */
 	in_turn = c && sf_vtime_before(now, c->turn_end_ns);
 	starved = c && !in_turn &&

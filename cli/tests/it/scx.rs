@@ -6,7 +6,9 @@
 //! switched in both directions; then its supervision (a SIGKILL during the
 //! bake restarted by the policy; past the cap a fallback and a halt, exit
 //! 3) and the refusals before any change (a digest that does not match, a
-//! library missing on the host, a competing scheduler started by hand).
+//! library missing on the host, a competing scheduler started by hand);
+//! last, a binary installed on the host (not pushed) running under
+//! supervision, and `rollback --default` from it.
 //!
 //! One lab for all steps, in order: VMs under TCG are slow to boot.
 
@@ -349,6 +351,50 @@ fn upstream_bpfland_rolls_out_is_supervised_and_refused_when_unsafe() {
     assert!(message.contains("bpfland"), "says which scheduler competes: {report}");
     assert_eq!(enable_seq(lab2), seq2, "nothing was loaded on lab-2");
     assert!(lab2.ssh(&["test", "-d", &format!("/proc/{by_hand}")]).status.success(), "the competitor still runs");
+
+    // 5. An installed binary that runs: the host's own scx_bpfland (the one
+    //    put in /tmp above), its libraries where the host's loader finds
+    //    them, its digest declared. Nothing but the agent's reply crosses
+    //    the wire for it; the process runs the host's file; then `rollback
+    //    --default` takes the host from the binary to the kernel's default.
+    for lib in ["libelf.so.1", "libgcc_s.so.1", "libm.so.6"] {
+        let dest = format!("/lib/x86_64-linux-gnu/{lib}");
+        if !lab1.ssh(&["test", "-e", &dest]).status.success() {
+            lab1.put(&dest, &std::fs::read(cache().join("scx/lib").join(lib)).unwrap());
+        }
+    }
+    let installed = format!(
+        "source: scx:scx_bpfland\nparams: {{ slice_us: {{ type: u64 }} }}\n\
+         binary:\n  installed: /tmp/scx_bpfland\n  sha256: {}\n  version: 1.1.4\n  \
+         args: [--slice-us, \"{{{{ params.slice_us }}}}\"]\n",
+        sha256_hex(&binary)
+    );
+    repo.write("schedulers/bpfland.yaml", &installed);
+    repo.commit("the host's own bpfland");
+    let (code, report, err) = apply(&lab, &repo, &["--limit", "lab-1"]);
+    assert_eq!(code, Some(0), "{report}\n{err}\n{}", supervisor_logs(&lab));
+    let r = host_result(&report, "lab-1");
+    assert_eq!(r["state"], "confirmed", "{r}");
+    assert!(r["bytes_sent"].as_u64().unwrap_or(u64::MAX) < binary.len() as u64, "the binary was not pushed: {r}");
+    assert!(ops(lab1).starts_with("bpfland_1.1.4_"), "root/ops is `{}`", ops(lab1));
+    let st = status(&lab, &repo, "lab-1");
+    let pid = st["supervised"]["pid"].as_u64().unwrap_or_else(|| panic!("no supervised pid: {st}"));
+    assert_eq!(lab1.ssh_ok(&["readlink", &format!("/proc/{pid}/exe")]), "/tmp/scx_bpfland", "runs the host's file");
+    // The example fleet's value, rendered into the installed binary's flags.
+    assert_eq!(st["active"]["binary"]["args"], serde_json::json!(["--slice-us", "5000"]), "{st}");
+    let out = run(lab.cmd().arg("rollback").arg("--repo").arg(repo.path()).args([
+        "--default",
+        "--limit",
+        "lab-1",
+        "--yes",
+        "--json",
+    ]));
+    assert_eq!(out.status.code(), Some(0), "{}{}", stdout(&out), stderr(&out));
+    let state = lab1.ssh_ok(&["cat", "/sys/kernel/sched_ext/state"]);
+    assert_eq!(state, "disabled", "the kernel's default scheduler on lab-1");
+    assert!(!lab1.ssh(&["test", "-d", &format!("/proc/{pid}")]).status.success(), "the binary was stopped");
+    let st = status(&lab, &repo, "lab-1");
+    assert!(st["active"].is_null() && st["supervised"].is_null(), "nothing active: {st}");
 }
 
 fn promtool_check(metrics: &str) {

@@ -33,6 +33,10 @@ impl TestLab {
         let mut lab = TestLab { dir, hosts: Vec::new(), turn };
         let started = std::time::Instant::now();
         let mut cmd = lab.cmd();
+        // Tests boot several labs at once on the build machine's cores, and
+        // under TCG a boot then takes several times its quiet 10-20 s (one
+        // saw no kernel output within the default 120 s).
+        cmd.env("SCHEDFLEET_LAB_BOOT_TIMEOUT", "360");
         cmd.args(["lab", "up", "--hosts", &n.to_string()]);
         if let Some(kernel) = kernel {
             cmd.args(["--kernel", kernel]);
