@@ -8,7 +8,8 @@
 //! 3) and the refusals before any change (a digest that does not match, a
 //! library missing on the host, a competing scheduler started by hand);
 //! last, a binary installed on the host (not pushed) running under
-//! supervision, and `rollback --default` from it.
+//! supervision, `rollback --default` from it, and its supervisor killed
+//! (the binary dies with it; drift reports the host).
 //!
 //! One lab for all steps, in order: VMs under TCG are slow to boot.
 
@@ -194,6 +195,11 @@ fn upstream_bpfland_rolls_out_is_supervised_and_refused_when_unsafe() {
     assert!(metrics.contains("schedfleet_scx_restarts{host=\"lab-1\"} 0"), "{metrics}");
     assert!(metrics.contains("schedfleet_scx_up{host=\"lab-2\"} 1"), "{metrics}");
     assert!(metrics.contains("schedfleet_scx_stat{host=\"lab-1\",ops=\"bpfland_1.1.4_"), "{metrics}");
+    // In sync, its argument carrying a parameter `public:` does not list
+    // (shown redacted, compared by value): no kind of drift is 1.
+    let drifting: Vec<&str> =
+        metrics.lines().filter(|l| l.starts_with("schedfleet_drift{") && !l.ends_with(" 0")).collect();
+    assert!(drifting.is_empty(), "no drift: {drifting:?}");
     promtool_check(&metrics);
 
     // 2. rollback --previous: both hosts back to simple, the process gone.
@@ -395,6 +401,29 @@ fn upstream_bpfland_rolls_out_is_supervised_and_refused_when_unsafe() {
     assert!(!lab1.ssh(&["test", "-d", &format!("/proc/{pid}")]).status.success(), "the binary was stopped");
     let st = status(&lab, &repo, "lab-1");
     assert!(st["active"].is_null() && st["supervised"].is_null(), "nothing active: {st}");
+
+    // 6. The supervisor killed: no scheduler runs unsupervised. The binary
+    //    dies with it (PR_SET_PDEATHSIG), the kernel is back on its default
+    //    scheduler, and drift reports the host.
+    let (code, report, err) = apply(&lab, &repo, &["--limit", "lab-1"]);
+    assert_eq!(code, Some(0), "{report}\n{err}\n{}", supervisor_logs(&lab));
+    let st = status(&lab, &repo, "lab-1");
+    let pid = st["supervised"]["pid"].as_u64().unwrap_or_else(|| panic!("no supervised pid: {st}"));
+    let supervisor = st["supervised"]["supervisor_pid"].as_u64().unwrap_or_else(|| panic!("no supervisor: {st}"));
+    lab1.ssh_ok(&["kill", "-9", &supervisor.to_string()]);
+    wait_for("the binary to die with its supervisor", Duration::from_secs(60), || {
+        !lab1.ssh(&["test", "-d", &format!("/proc/{pid}")]).status.success()
+    });
+    wait_for("the kernel's default scheduler on lab-1", Duration::from_secs(60), || {
+        lab1.ssh_ok(&["cat", "/sys/kernel/sched_ext/state"]) == "disabled"
+    });
+    let out = run(lab.cmd().arg("drift").arg("--repo").arg(repo.path()).args(["--limit", "lab-1", "--format", "json"]));
+    assert_eq!(out.status.code(), Some(1), "drift found on lab-1: {}{}", stdout(&out), stderr(&out));
+    let drift = json(&out);
+    let kinds: Vec<&str> =
+        drift["hosts"][0]["drift"].as_array().unwrap().iter().map(|d| d["kind"].as_str().unwrap()).collect();
+    assert_eq!((drift["hosts"][0]["host"].as_str(), kinds), (Some("lab-1"), vec!["kernel_disagrees"]), "{drift}");
+    assert!(!stdout(&out).contains("5000"), "the value of a parameter not declared public is not shown: {drift}");
 }
 
 fn promtool_check(metrics: &str) {

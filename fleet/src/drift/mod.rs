@@ -148,10 +148,12 @@ fn host_drift(h: &HostDiff, commit: &str, agent_version: &str) -> HostDrift {
                         }
                         // A binary's parameters only feed its arguments: its
                         // arguments are what it runs with.
+                        // Compared before redaction (`args_differ`), shown
+                        // after it, on both sides.
                         match &h.args {
                             Some(want) => {
-                                let have = cur.args.clone().unwrap_or_default();
-                                if *want != have {
+                                if h.args_differ {
+                                    let have = cur.args.clone().unwrap_or_default();
                                     push(DriftKind::Params, want.join(" "), have.join(" "));
                                 }
                             }
@@ -232,6 +234,7 @@ mod tests {
             reason: String::new(),
             params: [("slice_ns".to_owned(), "3".to_owned())].into(),
             args: None,
+            args_differ: false,
             current,
             agent_version: Some("0.1.0".into()),
             facts: FactsSource::Host,
@@ -273,6 +276,24 @@ mod tests {
         );
         let soft = host_drift(&diff(Some(current(Some(&a), &[("slice_ns", "3")], true, "c0"))), "c1", "0.1.0");
         assert!(!soft.drifted(false) && soft.drifted(true));
+    }
+
+    /// A binary whose argument carries a secret parameter: both sides are
+    /// redacted, so the verdict comes from the comparison before redaction.
+    #[test]
+    fn binary_arguments_drift_by_their_values_and_show_redacted() {
+        let a = "a".repeat(64);
+        let redacted = vec!["--slice-us".to_owned(), "<redacted>".to_owned()];
+        let mut d = diff(Some(Current { args: Some(redacted.clone()), ..current(Some(&a), &[], true, "c1") }));
+        d.args = Some(redacted);
+        assert_eq!(kinds(&d, "0.1.0"), vec![], "the same value, redacted on both sides: no drift");
+        d.args_differ = true;
+        let drift = host_drift(&d, "c1", "0.1.0").drift;
+        assert_eq!(drift.len(), 1, "{drift:?}");
+        assert_eq!(
+            (drift[0].kind, drift[0].desired.as_str(), drift[0].actual.as_str()),
+            (DriftKind::Params, "--slice-us <redacted>", "--slice-us <redacted>")
+        );
     }
 
     #[test]

@@ -38,6 +38,11 @@ pub struct HostDiff {
     /// host (values of parameters not declared public redacted).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub args: Option<Vec<String>>,
+    /// For an upstream binary: its desired arguments differ from those it
+    /// runs, compared before redaction (`args` and `current.args` are
+    /// redacted alike, so equal secrets and changed ones look the same).
+    #[serde(skip)]
+    pub args_differ: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub current: Option<Current>,
     /// The agent's version on the host, when it has one.
@@ -94,6 +99,7 @@ fn diff_one(spec: &HostSpec, answer: Collected, templates: &Templates, cache: &F
         reason: answer.error.unwrap_or_default(),
         params: BTreeMap::new(),
         args: None,
+        args_differ: false,
         current: answer.status.as_ref().map(Current::from),
         agent_version: answer.status.as_ref().map(|s| s.agent_version.clone()),
         facts: FactsSource::Placeholder,
@@ -130,7 +136,16 @@ fn diff_one(spec: &HostSpec, answer: Collected, templates: &Templates, cache: &F
             diff.action = Some(action);
             diff.reason = why;
             diff.params = plan.params.clone();
-            diff.args = plan.binary.as_ref().map(|b| b.spec.args.iter().map(|a| plan.redact(a)).collect());
+            if let Some(b) = &plan.binary {
+                let running = diff.current.as_mut().and_then(|c| c.args.as_mut());
+                diff.args_differ = running.as_deref().map_or(!b.spec.args.is_empty(), |have| *have != b.spec.args);
+                // What the host runs is shown like what is desired: values
+                // of parameters not declared public redacted.
+                for arg in running.into_iter().flatten() {
+                    *arg = plan.redact(arg);
+                }
+                diff.args = Some(b.spec.args.iter().map(|a| plan.redact(a)).collect());
+            }
             diff.rendered = Some(plan);
         }
     }
