@@ -4,13 +4,10 @@
 //! a scheduler removed behind schedfleet's back; Prometheus output checked
 //! by promtool.
 
-use std::path::PathBuf;
-use std::process::{Command, Stdio};
-
 use crate::support::lab::TestLab;
 use crate::support::output::assert_conforms;
 use crate::support::repo::ConfigRepo;
-use crate::support::{agent_binary, json, run, sha256_hex, stdout, SshHost};
+use crate::support::{agent_binary, json, promtool_check, run, sha256_hex, stdout, SshHost};
 
 fn status(lab: &TestLab, repo: &ConfigRepo) -> serde_json::Value {
     let out = run(lab.cmd().arg("status").arg("--repo").arg(repo.path()).args(["--json", "--latency-window", "2s"]));
@@ -31,15 +28,6 @@ fn hogs(h: &SshHost, n: usize) -> Vec<String> {
         // loop is given as one string.
         .map(|_| h.ssh_ok(&["sh -c '( while :; do :; done ) </dev/null >/dev/null 2>&1 & echo $!'"]))
         .collect()
-}
-
-fn promtool() -> PathBuf {
-    let cache = std::env::var_os("SCHEDFLEET_CACHE")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(std::env::var_os("HOME").unwrap()).join(".cache/schedfleet"));
-    let p = cache.join("tools/promtool");
-    assert!(p.exists(), "promtool missing at {}: run `lab/setup.sh tools`", p.display());
-    p
 }
 
 #[test]
@@ -118,21 +106,7 @@ fn status_and_drift_on_lab() {
     let (code, metrics) = drift(&lab, &repo, "prometheus");
     assert_eq!(code, Some(0));
     assert!(metrics.contains("schedfleet_drift{host=\"lab-1\",kind=\"params\""), "{metrics}");
-    let mut check = Command::new(promtool())
-        .args(["check", "metrics"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    std::io::Write::write_all(&mut check.stdin.take().unwrap(), metrics.as_bytes()).unwrap();
-    let checked = check.wait_with_output().unwrap();
-    assert!(
-        checked.status.success(),
-        "promtool check metrics: {}{}",
-        String::from_utf8_lossy(&checked.stdout),
-        String::from_utf8_lossy(&checked.stderr)
-    );
+    promtool_check(&metrics);
 
     // Removed by hand behind schedfleet's back: drift reports it.
     h.ssh_ok(&["rm", schedfleet_proto::LINK_PIN]);

@@ -10,13 +10,12 @@
 //! lab tests run on the default kernel (`current`) only; `rollout.rs` covers
 //! the rest of the rollout on it.
 
-use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::rollout::{agent_status, apply, journal_text, pairs, slice, spawn_apply, states, wait_for, OBJECTS};
 use crate::support::lab::TestLab;
 use crate::support::repo::ConfigRepo;
-use crate::support::{json, run, stderr};
+use crate::support::{cache_dir, json, run, stderr};
 
 #[test]
 fn apply_ejection_and_fallback_on_the_oldest_kernel() {
@@ -30,10 +29,7 @@ fn apply_ejection_and_fallback_on_the_newest_kernel() {
 
 /// The release the cache's `alias` names (`lab/setup.sh kernel` writes it).
 fn cached_release(alias: &str) -> String {
-    let cache = std::env::var_os("SCHEDFLEET_CACHE")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(std::env::var_os("HOME").unwrap()).join(".cache/schedfleet"));
-    let file = cache.join("kernel").join(alias).join("release");
+    let file = cache_dir().join("kernel").join(alias).join("release");
     let release = std::fs::read_to_string(&file)
         .unwrap_or_else(|e| panic!("{}: {e}; run `lab/setup.sh kernel`, which caches both ends", file.display()));
     release.trim().to_owned()
@@ -126,7 +122,7 @@ fn scenario(alias: &str) {
     //    host's watchdog reverts to the previous scheduler at the deadline.
     repo.write("fleet.yaml", fleet("simple", 2_000_000, "15s", "25s"));
     repo.commit("2 ms slices, short deadline");
-    let mut doomed = spawn_apply(&lab, &repo, &[]);
+    let mut doomed = spawn_apply(&lab, &repo, &[], &[]);
     wait_for("lab-1 pending", Duration::from_secs(60), || !agent_status(h)["pending"].is_null());
     assert_eq!(slice(h), "2000000");
     doomed.kill().unwrap();

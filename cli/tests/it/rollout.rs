@@ -30,14 +30,15 @@ pub(crate) fn apply(lab: &TestLab, repo: &ConfigRepo) -> (Option<i32>, serde_jso
     (out.status.code(), json(&out), stderr(&out))
 }
 
-/// `apply --yes --json` in the background, with `env` set for it.
-pub(crate) fn spawn_apply(lab: &TestLab, repo: &ConfigRepo, env: &[(&str, &str)]) -> Child {
+/// `apply --yes --json` and `extra` in the background, with `env` set for it.
+pub(crate) fn spawn_apply(lab: &TestLab, repo: &ConfigRepo, env: &[(&str, &str)], extra: &[&str]) -> Child {
     lab.cmd()
         .envs(env.iter().copied())
         .arg("apply")
         .arg("--repo")
         .arg(repo.path())
         .args(["--yes", "--json"])
+        .args(extra)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -152,7 +153,7 @@ fn canary_rollouts_on_lab() {
     //    stops the first, whose canary goes back to its previous scheduler.
     repo.write("fleet.yaml", fleet("simple", 2_000_000, "30s", "40s", None));
     repo.commit("2 ms slices, long bake");
-    let first = spawn_apply(&lab, &repo, &[]);
+    let first = spawn_apply(&lab, &repo, &[], &[]);
     wait_for("lab-1 pending", Duration::from_secs(60), || !agent_status(l1)["pending"].is_null());
     let out = run(lab.cmd().arg("apply").arg("--repo").arg(repo.path()).arg("--yes"));
     assert_eq!(out.status.code(), Some(5), "the second rollout is refused");
@@ -169,7 +170,7 @@ fn canary_rollouts_on_lab() {
     //    confirming it: the host reverts by itself at its deadline.
     repo.write("fleet.yaml", fleet("simple", 2_000_000, "15s", "25s", None));
     repo.commit("2 ms slices, short deadline");
-    let mut doomed = spawn_apply(&lab, &repo, &[]);
+    let mut doomed = spawn_apply(&lab, &repo, &[], &[]);
     wait_for("lab-1 pending", Duration::from_secs(60), || !agent_status(l1)["pending"].is_null());
     assert_eq!(slice(l1), "2000000");
     doomed.kill().unwrap();
@@ -221,7 +222,7 @@ fn canary_rollouts_on_lab() {
     l3_own.known_hosts_file = lab.state_dir().join("known_hosts.saved");
     std::fs::create_dir_all(lab.state_dir()).unwrap();
     std::fs::write(&l3_own.known_hosts_file, &saved).unwrap();
-    let cut = spawn_apply(&lab, &repo, &[]);
+    let cut = spawn_apply(&lab, &repo, &[], &[]);
     wait_for("lab-3 pending in wave 2", Duration::from_secs(90), || !agent_status(&l3_own)["pending"].is_null());
     std::fs::write(&known_hosts, known_hosts_without(&saved, l3.port)).unwrap();
     // The controller keeps one session per host: without its key, lab-3 is
@@ -246,7 +247,7 @@ fn canary_rollouts_on_lab() {
     repo.commit("4 ms slices");
     let mut l1_own = l1.clone();
     l1_own.known_hosts_file = l3_own.known_hosts_file.clone();
-    let lost = spawn_apply(&lab, &repo, &[("SCHEDFLEET_TEST_FAULT", "drop-before-confirm:lab-1")]);
+    let lost = spawn_apply(&lab, &repo, &[("SCHEDFLEET_TEST_FAULT", "drop-before-confirm:lab-1")], &[]);
     wait_for("lab-1 pending", Duration::from_secs(60), || !agent_status(&l1_own)["pending"].is_null());
     std::fs::write(&known_hosts, known_hosts_without(&saved, l1.port)).unwrap();
     let out = lost.wait_with_output().unwrap();

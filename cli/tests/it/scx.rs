@@ -13,24 +13,19 @@
 //!
 //! One lab for all steps, in order: VMs under TCG are slow to boot.
 
-use std::path::PathBuf;
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use crate::rollout::{spawn_apply, wait_for};
 use crate::support::lab::TestLab;
 use crate::support::output::assert_conforms;
 use crate::support::repo::ConfigRepo;
-use crate::support::{agent_binary, json, run, sha256_hex, stderr, stdout, SshHost};
-
-fn cache() -> PathBuf {
-    std::env::var_os("SCHEDFLEET_CACHE")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(std::env::var_os("HOME").unwrap()).join(".cache/schedfleet"))
-}
+use crate::support::{
+    agent_binary, cache_dir, host_outcome, json, promtool_check, run, sha256_hex, stderr, stdout, SshHost,
+};
 
 /// The binary the example pushes; the test fails (never skips) without it.
 fn bpfland() -> Vec<u8> {
-    let path = cache().join("scx/bin/scx_bpfland");
+    let path = cache_dir().join("scx/bin/scx_bpfland");
     std::fs::read(&path).unwrap_or_else(|e| {
         panic!("{}: {e}; this test needs the upstream scheduler: run `lab/setup.sh scx`", path.display())
     })
@@ -57,15 +52,6 @@ fn supervisor_logs(lab: &TestLab) -> String {
         .collect()
 }
 
-fn host_result<'a>(report: &'a serde_json::Value, host: &str) -> &'a serde_json::Value {
-    report["hosts"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|h| h["host"] == host)
-        .unwrap_or_else(|| panic!("{host} missing: {report}"))
-}
-
 fn status(lab: &TestLab, repo: &ConfigRepo, host: &str) -> serde_json::Value {
     let out = run(lab.cmd().arg("status").arg("--repo").arg(repo.path()).args(["--json", "--limit", host]));
     let all = json(&out);
@@ -79,15 +65,6 @@ fn enable_seq(h: &SshHost) -> u64 {
 
 fn ops(h: &SshHost) -> String {
     h.sched_ext().1
-}
-
-/// Waits until `cond` holds, polling; fails after `within`.
-fn wait_for(what: &str, within: Duration, mut cond: impl FnMut() -> bool) {
-    let end = Instant::now() + within;
-    while !cond() {
-        assert!(Instant::now() < end, "timed out after {within:?} waiting for {what}");
-        std::thread::sleep(Duration::from_millis(300));
-    }
 }
 
 /// Waits until `h` runs a supervised scheduler (other than `not`) while
@@ -160,7 +137,7 @@ fn upstream_bpfland_rolls_out_is_supervised_and_refused_when_unsafe() {
     assert_eq!(code, Some(0), "{report}\n{err}\n{}", supervisor_logs(&lab));
     assert_eq!(report["waves"], serde_json::json!([["lab-1"], ["lab-2"]]), "{report}");
     for h in &lab.hosts {
-        let r = host_result(&report, &h.name);
+        let r = host_outcome(&report, &h.name);
         assert_eq!(r["state"], "confirmed", "{r}");
         assert!(r["bytes_sent"].as_u64().unwrap() >= binary.len() as u64, "the binary was pushed: {r}");
         eprintln!("{}: bpfland start to enabled: {} ms", h.name, r["load_ms"]);
@@ -214,7 +191,7 @@ fn upstream_bpfland_rolls_out_is_supervised_and_refused_when_unsafe() {
     let (code, report, err) = apply(&lab, &repo, &[]);
     assert_eq!(code, Some(0), "{report}\n{err}\n{}", supervisor_logs(&lab));
     for h in &lab.hosts {
-        assert_eq!(host_result(&report, &h.name)["state"], "confirmed");
+        assert_eq!(host_outcome(&report, &h.name)["state"], "confirmed");
         assert!(ops(h).starts_with("bpfland_"));
     }
     repo.write("fleet.yaml", ON_SIMPLE);
@@ -222,7 +199,7 @@ fn upstream_bpfland_rolls_out_is_supervised_and_refused_when_unsafe() {
     let (code, report, err) = apply(&lab, &repo, &[]);
     assert_eq!(code, Some(0), "{report}\n{err}\n{}", supervisor_logs(&lab));
     for h in &lab.hosts {
-        assert_eq!(host_result(&report, &h.name)["state"], "confirmed");
+        assert_eq!(host_outcome(&report, &h.name)["state"], "confirmed");
         assert_eq!(ops(h), "simple");
         let st = status(&lab, &repo, &h.name);
         assert!(st["last_fallback"].is_null(), "no fallback on the way: {st}");
@@ -232,16 +209,7 @@ fn upstream_bpfland_rolls_out_is_supervised_and_refused_when_unsafe() {
     //    2), reports the cause, and the rollout goes on.
     repo.write("fleet.yaml", &example_fleet.replace("bake: 10s", "bake: 40s"));
     repo.commit("bpfland, a longer bake");
-    let mut child = lab
-        .cmd()
-        .arg("apply")
-        .arg("--repo")
-        .arg(repo.path())
-        .args(["--yes", "--json", "--limit", "lab-1"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut child = spawn_apply(&lab, &repo, &[], &["--limit", "lab-1"]);
     let first = wait_for_scheduler(&mut child, lab1, &agent, None);
     lab1.ssh_ok(&["kill", "-KILL", &first.to_string()]);
     wait_for_scheduler(&mut child, lab1, &agent, Some(first));
@@ -265,16 +233,7 @@ fn upstream_bpfland_rolls_out_is_supervised_and_refused_when_unsafe() {
     repo.write("fleet.yaml", &example_fleet.replace("bake: 10s", "bake: 60s"));
     repo.write("schedulers/bpfland.yaml", &example_sched.replace("max: 2,", "max: 1,"));
     repo.commit("bpfland, one restart allowed");
-    let mut child = lab
-        .cmd()
-        .arg("apply")
-        .arg("--repo")
-        .arg(repo.path())
-        .args(["--yes", "--json"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut child = spawn_apply(&lab, &repo, &[], &[]);
     let first = wait_for_scheduler(&mut child, lab1, &agent, None);
     lab1.ssh_ok(&["kill", "-KILL", &first.to_string()]);
     let second = wait_for_scheduler(&mut child, lab1, &agent, Some(first));
@@ -283,9 +242,9 @@ fn upstream_bpfland_rolls_out_is_supervised_and_refused_when_unsafe() {
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(out.status.code(), Some(3), "{report}\n{}", stderr(&out));
     assert_eq!(report["halted"]["kind"], "gate", "{report}");
-    let r = host_result(&report, "lab-1");
+    let r = host_outcome(&report, "lab-1");
     assert_eq!(r["state"], "fell_back", "{r}");
-    assert_eq!(host_result(&report, "lab-2")["state"], "not_started", "{report}");
+    assert_eq!(host_outcome(&report, "lab-2")["state"], "not_started", "{report}");
     assert_eq!(ops(lab1), "simple", "fell back to its previous scheduler");
     let st = status(&lab, &repo, "lab-1");
     assert!(!st["last_fallback"].is_null(), "{st}");
@@ -315,7 +274,7 @@ fn upstream_bpfland_rolls_out_is_supervised_and_refused_when_unsafe() {
     repo.commit("installed, wrong digest");
     let (code, report, err) = apply(&lab, &repo, &["--limit", "lab-1"]);
     assert_eq!(code, Some(2), "{report}\n{err}");
-    assert_eq!(host_result(&report, "lab-1")["error_kind"], "digest_mismatch", "{report}");
+    assert_eq!(host_outcome(&report, "lab-1")["error_kind"], "digest_mismatch", "{report}");
     //  c. A library the host lacks: the binary pushed without its libs.
     let no_libs: String = example_sched
         .lines()
@@ -326,7 +285,7 @@ fn upstream_bpfland_rolls_out_is_supervised_and_refused_when_unsafe() {
     repo.commit("no libraries");
     let (code, report, err) = apply(&lab, &repo, &["--limit", "lab-1"]);
     assert_eq!(code, Some(2), "{report}\n{err}");
-    let message = host_result(&report, "lab-1")["message"].as_str().unwrap_or_default().to_owned();
+    let message = host_outcome(&report, "lab-1")["message"].as_str().unwrap_or_default().to_owned();
     assert!(message.contains("libelf.so.1"), "names the missing library: {report}");
     assert_eq!((ops(lab1), enable_seq(lab1)), ("simple".to_owned(), seq), "nothing changed on lab-1");
     //  d. A competing scheduler: bpfland started by hand over ssh on lab-2
@@ -339,7 +298,7 @@ fn upstream_bpfland_rolls_out_is_supervised_and_refused_when_unsafe() {
         "cd /tmp && LD_LIBRARY_PATH=/tmp/scxlib setsid /tmp/scx_bpfland >/tmp/by-hand.log 2>&1 </dev/null & echo $!";
     lab2.ssh_ok(&["mkdir", "-p", "/tmp/scxlib"]);
     for lib in ["libelf.so.1", "libgcc_s.so.1", "libm.so.6"] {
-        lab2.put(&format!("/tmp/scxlib/{lib}"), &std::fs::read(cache().join("scx/lib").join(lib)).unwrap());
+        lab2.put(&format!("/tmp/scxlib/{lib}"), &std::fs::read(cache_dir().join("scx/lib").join(lib)).unwrap());
     }
     lab2.put("/tmp/scx_bpfland", &binary);
     lab2.ssh_ok(&["chmod", "755", "/tmp/scx_bpfland"]);
@@ -353,7 +312,7 @@ fn upstream_bpfland_rolls_out_is_supervised_and_refused_when_unsafe() {
     repo.commit("bpfland again");
     let (code, report, err) = apply(&lab, &repo, &["--limit", "lab-2"]);
     assert_eq!(code, Some(2), "{report}\n{err}");
-    let message = host_result(&report, "lab-2")["message"].as_str().unwrap_or_default().to_owned();
+    let message = host_outcome(&report, "lab-2")["message"].as_str().unwrap_or_default().to_owned();
     assert!(message.contains("bpfland"), "says which scheduler competes: {report}");
     assert_eq!(enable_seq(lab2), seq2, "nothing was loaded on lab-2");
     assert!(lab2.ssh(&["test", "-d", &format!("/proc/{by_hand}")]).status.success(), "the competitor still runs");
@@ -366,7 +325,7 @@ fn upstream_bpfland_rolls_out_is_supervised_and_refused_when_unsafe() {
     for lib in ["libelf.so.1", "libgcc_s.so.1", "libm.so.6"] {
         let dest = format!("/lib/x86_64-linux-gnu/{lib}");
         if !lab1.ssh(&["test", "-e", &dest]).status.success() {
-            lab1.put(&dest, &std::fs::read(cache().join("scx/lib").join(lib)).unwrap());
+            lab1.put(&dest, &std::fs::read(cache_dir().join("scx/lib").join(lib)).unwrap());
         }
     }
     let installed = format!(
@@ -379,7 +338,7 @@ fn upstream_bpfland_rolls_out_is_supervised_and_refused_when_unsafe() {
     repo.commit("the host's own bpfland");
     let (code, report, err) = apply(&lab, &repo, &["--limit", "lab-1"]);
     assert_eq!(code, Some(0), "{report}\n{err}\n{}", supervisor_logs(&lab));
-    let r = host_result(&report, "lab-1");
+    let r = host_outcome(&report, "lab-1");
     assert_eq!(r["state"], "confirmed", "{r}");
     assert!(r["bytes_sent"].as_u64().unwrap_or(u64::MAX) < binary.len() as u64, "the binary was not pushed: {r}");
     assert!(ops(lab1).starts_with("bpfland_1.1.4_"), "root/ops is `{}`", ops(lab1));
@@ -424,20 +383,4 @@ fn upstream_bpfland_rolls_out_is_supervised_and_refused_when_unsafe() {
         drift["hosts"][0]["drift"].as_array().unwrap().iter().map(|d| d["kind"].as_str().unwrap()).collect();
     assert_eq!((drift["hosts"][0]["host"].as_str(), kinds), (Some("lab-1"), vec!["kernel_disagrees"]), "{drift}");
     assert!(!stdout(&out).contains("5000"), "the value of a parameter not declared public is not shown: {drift}");
-}
-
-fn promtool_check(metrics: &str) {
-    use std::io::Write;
-    let promtool = cache().join("tools/promtool");
-    assert!(promtool.exists(), "promtool missing at {}: run `lab/setup.sh tools`", promtool.display());
-    let mut check = Command::new(promtool)
-        .args(["check", "metrics"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    check.stdin.take().unwrap().write_all(metrics.as_bytes()).unwrap();
-    let out = check.wait_with_output().unwrap();
-    assert!(out.status.success(), "promtool: {}{}", stdout(&out), stderr(&out));
 }

@@ -24,19 +24,16 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
+use crate::rollout::wait_for;
 use crate::support::lab::TestLab;
-use crate::support::{agent_binary, sha256_hex, stderr, SshHost};
+use crate::support::{agent_binary, cache_dir, sha256_hex, stderr, SshHost};
 
 const AGENT: &str = "/root/sf-agent";
 
 /// `${SCHEDFLEET_CACHE:-~/.cache/schedfleet}/scx`, where `lab/setup.sh scx`
 /// leaves `bin/scx_bpfland` and the libraries it needs in `lib/`.
 fn scx_cache() -> PathBuf {
-    std::env::var_os("SCHEDFLEET_CACHE")
-        .filter(|v| !v.is_empty())
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(std::env::var_os("HOME").unwrap()).join(".cache/schedfleet"))
-        .join("scx")
+    cache_dir().join("scx")
 }
 
 fn read_cached(path: PathBuf) -> Vec<u8> {
@@ -91,14 +88,6 @@ fn kernel(h: &SshHost) -> (String, String, u64) {
     let ops = h.ssh(&["cat", "/sys/kernel/sched_ext/root/ops"]);
     let ops = if ops.status.success() { String::from_utf8_lossy(&ops.stdout).trim().to_owned() } else { String::new() };
     (lines[0].to_owned(), ops, lines[1].parse().unwrap())
-}
-
-fn wait_for(what: &str, secs: u64, mut done: impl FnMut() -> bool) {
-    let until = Instant::now() + Duration::from_secs(secs);
-    while !done() {
-        assert!(Instant::now() < until, "timed out after {secs} s waiting for {what}");
-        std::thread::sleep(Duration::from_millis(300));
-    }
 }
 
 /// Pids of processes named `comm` on the host.
@@ -214,7 +203,7 @@ fn the_agent_supervises_a_real_upstream_scheduler_on_the_lab() {
         "2>&1",
         "&",
     ]);
-    wait_for("the competitor to load", 60, || kernel(h).1.starts_with("bpfland_"));
+    wait_for("the competitor to load", Duration::from_secs(60), || kernel(h).1.starts_with("bpfland_"));
     let foreign = kernel(h);
     let (ok, reply) = bpfland.activate(h, &bpfland.spec(3, true), &[]);
     assert!(!ok);
@@ -241,7 +230,7 @@ fn the_agent_supervises_a_real_upstream_scheduler_on_the_lab() {
 
     // 2. Supervised, with its statistics.
     let mut st = status(h);
-    wait_for("scx_stats", 30, || {
+    wait_for("scx_stats", Duration::from_secs(30), || {
         st = status(h);
         st["scx_stats"].is_object()
     });
@@ -257,7 +246,7 @@ fn the_agent_supervises_a_real_upstream_scheduler_on_the_lab() {
 
     // SIGKILL over plain ssh: a restart counted, with the cause.
     h.ssh_ok(&["kill", "-KILL", &pid]);
-    wait_for("the restart", 90, || {
+    wait_for("the restart", Duration::from_secs(90), || {
         st = status(h);
         st["supervised"]["restarts"] == 1 && st["supervised"]["phase"] == "running" && st["kernel_agrees"] == true
     });
@@ -269,7 +258,7 @@ fn the_agent_supervises_a_real_upstream_scheduler_on_the_lab() {
 
     // SysRq-S: the kernel ejects the scheduler; the cause is the kernel's.
     h.ssh_ok(&["sh", "-c", "'echo S > /proc/sysrq-trigger'"]);
-    wait_for("the restart after the ejection", 90, || {
+    wait_for("the restart after the ejection", Duration::from_secs(90), || {
         st = status(h);
         st["supervised"]["restarts"] == 2 && st["supervised"]["phase"] == "running" && st["kernel_agrees"] == true
     });
@@ -292,7 +281,7 @@ fn the_agent_supervises_a_real_upstream_scheduler_on_the_lab() {
         let pid = status(h)["supervised"]["pid"].as_u64().expect("running").to_string();
         h.ssh_ok(&["kill", "-KILL", &pid]);
         if round == 1 {
-            wait_for("the one restart", 90, || {
+            wait_for("the one restart", Duration::from_secs(90), || {
                 st = status(h);
                 st["supervised"]["restarts"] == 1 && st["supervised"]["phase"] == "running"
             });
@@ -300,7 +289,9 @@ fn the_agent_supervises_a_real_upstream_scheduler_on_the_lab() {
             assert_eq!(st["watchdog_running"], true, "{st}");
         }
     }
-    wait_for("the fallback to simple", 60, || kernel(h).1 == "simple" && status(h)["last_fallback"].is_object());
+    wait_for("the fallback to simple", Duration::from_secs(60), || {
+        kernel(h).1 == "simple" && status(h)["last_fallback"].is_object()
+    });
     st = status(h);
     let fb = &st["last_fallback"];
     assert_eq!(fb["to"], "previous `simple`", "{st}");
@@ -372,5 +363,7 @@ fn the_agent_supervises_a_real_upstream_scheduler_on_the_lab() {
     assert!(ok, "{reply}");
     assert_eq!(kernel(h).0, "disabled");
     assert!(pids_named(h, "scx_bpfland").is_empty());
-    wait_for("the supervisor to leave", 10, || !h.ssh(&["pgrep", "-f", "schedfleet-agent supervise"]).status.success());
+    wait_for("the supervisor to leave", Duration::from_secs(10), || {
+        !h.ssh(&["pgrep", "-f", "schedfleet-agent supervise"]).status.success()
+    });
 }

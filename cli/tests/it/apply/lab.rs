@@ -10,21 +10,12 @@
 use crate::support::lab::TestLab;
 use crate::support::output::assert_conforms;
 use crate::support::repo::ConfigRepo;
-use crate::support::{agent_binary, json, run, sha256_hex, SshHost};
+use crate::support::{agent_binary, host_outcome, json, run, sha256_hex, SshHost};
 
 fn apply(lab: &TestLab, repo: &ConfigRepo, extra: &[&str]) -> (Option<i32>, serde_json::Value) {
     let out = run(lab.cmd().arg("apply").arg("--repo").arg(repo.path()).args(["--yes", "--json"]).args(extra));
     assert_conforms("apply", &json(&out));
     (out.status.code(), json(&out))
-}
-
-fn outcome<'a>(report: &'a serde_json::Value, host: &str) -> &'a serde_json::Value {
-    report["hosts"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|h| h["host"] == host)
-        .unwrap_or_else(|| panic!("{host} missing: {report}"))
 }
 
 /// `schedfleet plan --json`: (exit code, host -> action).
@@ -89,7 +80,7 @@ fn apply_simple_to_lab_and_back() {
         .collect();
     assert_eq!(in_waves, ["lab-1", "lab-2"], "{dry}");
     for h in &lab.hosts {
-        let r = outcome(&dry, &h.name);
+        let r = host_outcome(&dry, &h.name);
         assert_eq!((r["state"].as_str(), r["action"].as_str()), (Some("would_change"), Some("install")), "{r}");
         assert!(!h.ssh(&["test", "-e", schedfleet_proto::STORE_DIR]).status.success(), "a dry run pushed nothing");
     }
@@ -98,7 +89,7 @@ fn apply_simple_to_lab_and_back() {
     let (code, report) = apply(&lab, &repo, &[]);
     assert_eq!(code, Some(0), "{report}");
     for h in &lab.hosts {
-        let r = outcome(&report, &h.name);
+        let r = host_outcome(&report, &h.name);
         assert_eq!(r["state"], "confirmed", "{r}");
         assert!(r["bytes_sent"].as_u64().unwrap() > simple.len() as u64, "agent and object were pushed: {r}");
         assert_eq!(h.sched_ext(), ("enabled".to_owned(), "simple".to_owned()), "kernel of {} runs simple", h.name);
@@ -117,7 +108,7 @@ fn apply_simple_to_lab_and_back() {
     let (code, report) = apply(&lab, &repo, &[]);
     assert_eq!(code, Some(0));
     for h in &lab.hosts {
-        let r = outcome(&report, &h.name);
+        let r = host_outcome(&report, &h.name);
         assert_eq!((r["state"].as_str(), r["bytes_sent"].as_u64()), (Some("unchanged"), Some(0)), "{r}");
     }
     assert_eq!(enable_seq(lab1), seq, "an unchanged host was not reloaded");
@@ -133,7 +124,7 @@ fn apply_simple_to_lab_and_back() {
     assert_eq!(plan(&lab, &repo, &[]), (Some(1), actions(&[("lab-1", "reconfigure"), ("lab-2", "reconfigure")])));
     let (code, report) = apply(&lab, &repo, &["--limit", "lab-1"]);
     assert_eq!(code, Some(0), "{report}");
-    let r = outcome(&report, "lab-1");
+    let r = host_outcome(&report, "lab-1");
     assert_eq!((r["state"].as_str(), r["bytes_sent"].as_u64()), (Some("confirmed"), Some(0)), "{r}");
     assert_eq!(report["hosts"].as_array().unwrap().len(), 1, "--limit kept lab-2 out");
     let (_, status) = lab1.agent(&agent_path, &["status"]);
@@ -193,7 +184,7 @@ fn apply_simple_to_lab_and_back() {
     repo.commit("a broken scheduler for lab-1");
     let (code, report) = apply(&lab, &repo, &["--limit", "lab-1"]);
     assert_eq!(code, Some(4), "{report}");
-    let r = outcome(&report, "lab-1");
+    let r = host_outcome(&report, "lab-1");
     assert_eq!(r["state"], "failed");
     assert!(r["message"].as_str().unwrap().contains("refused to load"), "{r}");
     assert_eq!(

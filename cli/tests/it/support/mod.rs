@@ -165,6 +165,44 @@ impl SshHost {
     }
 }
 
+/// `${SCHEDFLEET_CACHE:-~/.cache/schedfleet}` (empty counts as unset, as
+/// for schedfleet itself): where `lab/setup.sh` caches kernels, tools and
+/// the upstream schedulers it builds.
+pub fn cache_dir() -> PathBuf {
+    std::env::var_os("SCHEDFLEET_CACHE")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(std::env::var_os("HOME").unwrap()).join(".cache/schedfleet"))
+}
+
+/// Prometheus text that `promtool check metrics` (cached by `lab/setup.sh
+/// tools`) accepts; the test fails, never skips, without promtool.
+pub fn promtool_check(metrics: &str) {
+    use std::io::Write;
+    let promtool = cache_dir().join("tools/promtool");
+    assert!(promtool.exists(), "promtool missing at {}: run `lab/setup.sh tools`", promtool.display());
+    let mut check = Command::new(promtool)
+        .args(["check", "metrics"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    check.stdin.take().unwrap().write_all(metrics.as_bytes()).unwrap();
+    let out = check.wait_with_output().unwrap();
+    assert!(out.status.success(), "promtool check metrics: {}{}", stdout(&out), stderr(&out));
+}
+
+/// The entry of `host` in a report's `hosts` list (`apply --json` and the like).
+pub fn host_outcome<'a>(report: &'a serde_json::Value, host: &str) -> &'a serde_json::Value {
+    report["hosts"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no hosts list: {report}"))
+        .iter()
+        .find(|h| h["host"] == host)
+        .unwrap_or_else(|| panic!("{host} missing: {report}"))
+}
+
 pub fn sha256_hex(bytes: &[u8]) -> String {
     let out = Command::new("sha256sum")
         .stdin({
