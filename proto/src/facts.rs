@@ -44,16 +44,10 @@ impl Facts {
 
     /// Counts the members of a kernel list such as `0-3,8,10-11` (CPUs or
     /// NUMA nodes online): one definition for the agent's facts and the
-    /// controller's agentless ones, so a template sees the same count.
+    /// controller's agentless ones, so a template sees the same count. The
+    /// list is read by [`crate::topology::expand_list`], like the topology's.
     pub fn count_list(list: &str) -> Option<u32> {
-        let mut n = 0u32;
-        for part in list.split(',').filter(|p| !p.is_empty()) {
-            n += match part.split_once('-') {
-                Some((a, b)) => b.parse::<u32>().ok()?.checked_sub(a.parse().ok()?)? + 1,
-                None => part.parse::<u32>().map(|_| 1).ok()?,
-            };
-        }
-        (n > 0).then_some(n)
+        crate::topology::expand_list(list).map(|members| members.len() as u32)
     }
 }
 
