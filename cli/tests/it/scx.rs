@@ -245,7 +245,7 @@ fn upstream_bpfland_rolls_out_is_supervised_and_refused_when_unsafe() {
     let r = host_outcome(&report, "lab-1");
     assert_eq!(r["state"], "fell_back", "{r}");
     assert_eq!(host_outcome(&report, "lab-2")["state"], "not_started", "{report}");
-    assert_eq!(ops(lab1), "simple", "fell back to its previous scheduler");
+    assert_eq!(ops(lab1), "simple", "fell back to its previous scheduler; {r}\n{}", supervisor_logs(&lab));
     let st = status(&lab, &repo, "lab-1");
     assert!(!st["last_fallback"].is_null(), "{st}");
     assert!(!lab1.ssh(&["test", "-d", &format!("/proc/{second}")]).status.success(), "no process left behind");
